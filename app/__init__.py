@@ -1,0 +1,88 @@
+"""The CRM web application: ``create_app()`` builds it from settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides settings read from the environment."""
+    from app import config as settings
+
+    values = settings.from_env()
+    values.update(config or {})
+    settings.validate(values)
+
+    instance_path = Path(values["INSTANCE_PATH"])
+    app = Flask(__name__, instance_path=str(instance_path), subdomain_matching=True)
+    app.config.update(values)
+    app.url_map.default_subdomain = ""
+
+    _configure_database(app, instance_path)
+    _configure_logging(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _configure_database(app: Flask, instance_path: Path) -> None:
+    from app.embedded import embedded_database_url, to_sqlalchemy_url
+
+    url = app.config.get("DATABASE_URL")
+    if url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = to_sqlalchemy_url(url)
+    else:
+        app.config["SQLALCHEMY_DATABASE_URI"] = embedded_database_url(instance_path)
+        app.config["EMBEDDED_DATABASE"] = True
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
+def _init_extensions(app: Flask) -> None:
+    import tenants.binding  # noqa: F401  (registers the per-transaction search_path hook)
+    from app import errors, templating
+    from app.database import db
+    from app.extensions import babel, csrf, login_manager
+    from app.identity import passwords
+    from app.tasks import init_celery
+    from tenants import resolution
+
+    if app.config.get("ARGON2_FAST"):
+        passwords.configure(time_cost=1, memory_cost_kib=1024)
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app)
+    login_manager.init_app(app)
+    resolution.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    init_celery(app)
+
+    from app.identity import sessions
+
+    sessions.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.api import init_app as init_api
+    from app.health import bp as health_bp
+    from app.web.apex import bp as apex_bp
+    from app.web.workspace import bp as workspace_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(apex_bp)
+    app.register_blueprint(workspace_bp)
+    init_api(app)
+
+    from app.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,79 @@
+"""Who is calling the API: a bearer token (any host) or a workspace session cookie.
+
+A token names its own tenant; on a workspace host it must be that workspace's token,
+or the request is refused (401) before anything is read. Cookie-authenticated writes
+need the CSRF token in ``X-CSRFToken``, as forms do.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+
+from app.database import db
+from app.errors import ApiError
+from app.identity.services import resolve_api_token, touch_api_token
+from app.identity.sessions import Member
+from tenants.models import TenantStatus
+from tenants.resolution import activate
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def unauthorized(message: str = "Authentication required.") -> ApiError:
+    """401 with the contract's body and a Bearer challenge."""
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def authenticate_request() -> Member:
+    """Authenticate the caller and bind their tenant; raise ApiError otherwise."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        member = _from_token(header)
+    else:
+        member = _from_session()
+    tenant = g.tenant
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise ApiError(403, "tenant_suspended", "This workspace is suspended.")
+    g.member = member
+    return member
+
+
+def _from_token(header: str) -> Member:
+    scheme, _, raw = header.partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw:
+        raise unauthorized("Use 'Authorization: Bearer <token>'.")
+    found = resolve_api_token(db.session, raw)
+    if found is None:
+        raise unauthorized("Invalid or revoked token.")
+    token, tenant, user, membership = found
+    host_tenant = g.get("tenant")
+    if host_tenant is not None and host_tenant.id != tenant.id:
+        # A token of one workspace on another workspace's host: refused outright.
+        raise unauthorized("This token does not belong to this workspace.")
+    touch_api_token(db.session, token.id)
+    db.session.commit()
+    activate(db.session, tenant)  # commits the lookup transaction, then binds
+    g.auth_method = "token"
+    return Member(user=user, membership=membership)
+
+
+def _from_session() -> Member:
+    if g.get("tenant") is None:
+        raise unauthorized()
+    if not current_user.is_authenticated:
+        if g.get("foreign_identity"):
+            raise ApiError(404, "not_found", "Not found.")
+        raise unauthorized()
+    if request.method in UNSAFE_METHODS:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except CSRFError as exc:
+            raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
+        except Exception as exc:  # flask-wtf raises ValidationError for bad tokens
+            raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
+    g.auth_method = "session"
+    member: Member = current_user._get_current_object()  # type: ignore[attr-defined]
+    return member

@@ -1,0 +1,107 @@
+"""Keyset (cursor) pagination: stable under inserts, constant cost at any depth.
+
+A cursor is an opaque, URL-safe token holding the sort key and id of the last row of
+the previous page. Malformed cursors are a 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.errors import validation_error
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """A sortable column and its direction."""
+
+    name: str
+    column: InstrumentedAttribute[Any]
+    descending: bool
+    kind: str  # "str", "int" or "datetime": how cursor values are decoded
+
+
+def parse_limit(raw: str | None) -> int:
+    """``limit`` query parameter, 1..MAX_LIMIT."""
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise validation_error({"limit": [f"Must be an integer between 1 and {MAX_LIMIT}."]})
+    return int(raw)
+
+
+def parse_sort(raw: str | None, allowed: dict[str, tuple[InstrumentedAttribute[Any], str]], default: str) -> SortKey:
+    """``sort`` query parameter: a field name, ``-`` prefix for descending."""
+    value = (raw or default).strip()
+    descending = value.startswith("-")
+    name = value.lstrip("-")
+    if name not in allowed:
+        raise validation_error({"sort": [f"Sort by one of: {', '.join(sorted(allowed))}."]})
+    column, kind = allowed[name]
+    return SortKey(name=name, column=column, descending=descending, kind=kind)
+
+
+def encode_cursor(sort: SortKey, value: Any, row_id: int) -> str:
+    """Opaque cursor for the row after which the next page starts."""
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort.name, sort.descending, value, row_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(sort: SortKey, cursor: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, descending, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if name != sort.name or descending != sort.descending or not isinstance(row_id, int):
+            raise ValueError("cursor belongs to another sort order")
+        if value is not None:
+            if sort.kind == "datetime":
+                value = dt.datetime.fromisoformat(value)
+            elif sort.kind == "int" and not isinstance(value, int):
+                raise ValueError("bad int")
+            elif sort.kind == "str" and not isinstance(value, str):
+                raise ValueError("bad str")
+        return value, row_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise validation_error({"cursor": ["Invalid cursor; start again without it."]}) from exc
+
+
+def paginate(stmt: Select[Any], sort: SortKey, id_column: InstrumentedAttribute[Any], cursor: str | None, limit: int) -> Select[Any]:
+    """Order ``stmt`` by (sort key, id) and start after ``cursor``; fetches limit + 1."""
+    col = sort.column
+    if sort.descending:
+        stmt = stmt.order_by(col.desc().nulls_last(), id_column.desc())
+    else:
+        stmt = stmt.order_by(col.asc().nulls_last(), id_column.asc())
+    if cursor:
+        value, row_id = _decode(sort, cursor)
+        if value is None:
+            # Past every non-null value: only nulls remain, ordered by id.
+            after = id_column < row_id if sort.descending else id_column > row_id
+            stmt = stmt.where(and_(col.is_(None), after))
+        elif sort.descending:
+            stmt = stmt.where(or_(col < value, and_(col == value, id_column < row_id), col.is_(None)))
+        else:
+            stmt = stmt.where(or_(col > value, and_(col == value, id_column > row_id), col.is_(None)))
+    return stmt.limit(limit + 1)
+
+
+def page(rows: list[Any], sort: SortKey, limit: int) -> tuple[list[Any], str | None]:
+    """Split the limit + 1 fetched rows into a page and the next cursor."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(sort, getattr(last, sort.name), last.id)

@@ -1,0 +1,1 @@
+"""Audit trails: one in each tenant schema, one for platform actions."""

@@ -1,0 +1,317 @@
+"""The ``crm`` command line (a Flask CLI group).
+
+``crm run`` starts the development server on the embedded PostgreSQL when no
+DATABASE_URL is set, migrating and seeding a demo workspace on first run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from app.database import db
+
+
+def _create_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    """Console script entry point."""
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=False, add_version_option=False)
+    cli.help = "CRM platform commands."
+    cli.add_command(run_command)
+    cli(prog_name="crm")
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@click.group("db", help="Schema migrations: public, then every tenant.")
+def db_group() -> None:
+    """Migration commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Tenants migrated at once.")
+@click.option("--lock-timeout-ms", type=click.IntRange(100, 600_000), default=None)
+@with_appcontext
+def db_upgrade(jobs: int | None, lock_timeout_ms: int | None) -> None:
+    """Migrate the public schema, then every tenant schema not yet at head."""
+    from tenants.fleet import pending_tenants, upgrade_public, upgrade_tenants
+
+    engine = db.engine
+    upgrade_public(engine)
+    click.echo("public: at head")
+    todo = pending_tenants(engine)
+    if not todo:
+        click.echo("tenants: all at head")
+        return
+    failures: list[Any] = []
+    with click.progressbar(length=len(todo), label=f"tenants ({len(todo)})", show_pos=True, file=sys.stderr) as bar:
+
+        def on_result(result: Any) -> None:
+            if not result.ok:
+                failures.append(result)
+            bar.update(1)
+
+        upgrade_tenants(
+            engine,
+            jobs=jobs or current_app.config["MIGRATION_PARALLELISM"],
+            lock_timeout_ms=lock_timeout_ms or current_app.config["MIGRATION_LOCK_TIMEOUT_MS"],
+            on_result=on_result,
+            tenants=todo,
+        )
+    click.echo(f"tenants: {len(todo) - len(failures)} migrated, {len(failures)} failed")
+    for failure in failures[:20]:
+        click.secho(f"  {failure.slug}: {failure.error}", fg="red", err=True)
+    if failures:
+        _fail("Some tenants failed; fix the cause and run `crm db upgrade` again to resume.")
+
+
+@db_group.command("status")
+@with_appcontext
+def db_status() -> None:
+    """Public revision and how many tenants are at head, behind or failed."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from tenants.fleet import fleet_status
+
+    try:
+        status = fleet_status(db.engine)
+    except ProgrammingError:
+        _fail("The database is not migrated yet: run `crm db upgrade`.")
+        return
+    public_state = "at head" if status.public_version == status.public_head else "BEHIND"
+    click.echo(f"public:  {status.public_version} ({public_state}; head {status.public_head})")
+    click.echo(
+        f"tenants: {status.at_head} at head, {status.behind} behind, {status.failed} failed"
+        f" (head {status.tenant_head})"
+    )
+    if status.provisioning:
+        click.echo(f"         {status.provisioning} provisioning")
+    if not status.ok:
+        sys.exit(2)
+
+
+# ---------------------------------------------------------------------- tenants
+
+
+@click.group("tenants", help="Create and manage workspaces.")
+def tenants_group() -> None:
+    """Tenant commands."""
+
+
+@tenants_group.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", required=True)
+@click.option("--plan", default="free", show_default=True)
+@with_appcontext
+def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, plan: str) -> None:
+    """Provision a workspace with its owner."""
+    from app.identity.services import IdentityError, get_or_create_user
+    from tenants.provisioning import ProvisioningError, provision_tenant
+
+    try:
+        owner = get_or_create_user(db.session, email=owner_email, password=owner_password)
+        db.session.commit()
+        tenant = provision_tenant(
+            db.engine, slug=slug, name=name, owner_user_id=owner.id, plan=plan, actor="cli"
+        )
+    except (IdentityError, ProvisioningError) as exc:
+        db.session.rollback()
+        _fail(str(exc))
+        return
+    click.echo(
+        f"created {tenant.slug} (id {tenant.id}, schema {tenant.schema_name}) "
+        f"in {tenant.elapsed_ms:.0f} ms: {workspace_url(tenant.slug)}"
+    )
+
+
+@tenants_group.command("list")
+@with_appcontext
+def tenants_list() -> None:
+    """Every workspace with its status and plan."""
+    from tenants.models import Tenant
+
+    rows = db.session.scalars(select(Tenant).order_by(Tenant.id)).all()
+    click.echo(f"{'ID':>6}  {'SLUG':<24} {'STATUS':<12} {'PLAN':<10} {'SCHEMA':<12} NAME")
+    for t in rows:
+        click.echo(f"{t.id:>6}  {t.slug:<24} {t.status.value:<12} {t.plan:<10} {t.schema_name or '-':<12} {t.name}")
+    click.echo(f"{len(rows)} tenant(s)")
+
+
+def _set_status(slug: str, status: str, reason: str) -> None:
+    from tenants.services import TenantNotFound, set_tenant_status
+
+    try:
+        set_tenant_status(db.session, slug=slug, status=status, actor="cli", reason=reason)
+    except TenantNotFound as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{slug}: {status}")
+
+
+@tenants_group.command("suspend")
+@click.argument("slug")
+@click.option("--reason", default="", help="Recorded in the platform audit log.")
+@with_appcontext
+def tenants_suspend(slug: str, reason: str) -> None:
+    """Suspend a workspace (nothing is deleted)."""
+    _set_status(slug, "suspended", reason)
+
+
+@tenants_group.command("resume")
+@click.argument("slug")
+@click.option("--reason", default="")
+@with_appcontext
+def tenants_resume(slug: str, reason: str) -> None:
+    """Resume a suspended workspace."""
+    _set_status(slug, "active", reason)
+
+
+# ------------------------------------------------------------ users, tokens, ops
+
+
+@click.group("users", help="Workspace members.")
+def users_group() -> None:
+    """User commands."""
+
+
+@users_group.command("add")
+@click.argument("slug")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", default="sales_rep", show_default=True)
+@with_appcontext
+def users_add(slug: str, email: str, password: str, role: str) -> None:
+    """Add a member to a workspace (scripted onboarding)."""
+    from app.access.builtin import BUILTIN_ROLES
+    from app.identity.services import IdentityError, add_member
+    from tenants.services import TenantNotFound, get_tenant_by_slug
+
+    if role not in BUILTIN_ROLES:
+        _fail(f"Unknown role {role!r}; use one of: {', '.join(BUILTIN_ROLES)}.")
+    try:
+        tenant = get_tenant_by_slug(db.session, slug)
+        add_member(db.session, tenant=tenant, email=email, password=password, role=role, actor="cli")
+        db.session.commit()
+    except (TenantNotFound, IdentityError) as exc:
+        db.session.rollback()
+        _fail(str(exc))
+        return
+    click.echo(f"{email.strip().lower()} added to {slug} as {role}")
+
+
+@click.group("tokens", help="API tokens.")
+def tokens_group() -> None:
+    """Token commands."""
+
+
+@tokens_group.command("create")
+@click.option("--tenant", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="cli", show_default=True)
+@with_appcontext
+def tokens_create(slug: str, email: str, name: str) -> None:
+    """Print a new API token (shown once; only its hash is stored)."""
+    from app.identity.services import IdentityError, create_api_token, find_user_by_email
+    from tenants.services import TenantNotFound, get_tenant_by_slug
+
+    try:
+        tenant = get_tenant_by_slug(db.session, slug)
+        user = find_user_by_email(db.session, email)
+        if user is None:
+            raise IdentityError(f"No user with email {email}.")
+        issued = create_api_token(db.session, tenant=tenant, user=user, name=name, actor="cli")
+        db.session.commit()
+    except (TenantNotFound, IdentityError) as exc:
+        db.session.rollback()
+        _fail(str(exc))
+        return
+    click.echo(issued.secret)
+
+
+@click.group("operators", help="Platform operator accounts.")
+def operators_group() -> None:
+    """Operator commands."""
+
+
+@operators_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@with_appcontext
+def operators_create(email: str, password: str) -> None:
+    """Create a platform operator."""
+    from app.operators.services import OperatorError, create_operator
+
+    try:
+        operator = create_operator(db.session, email=email, password=password, actor="cli")
+        db.session.commit()
+    except OperatorError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+        return
+    click.echo(f"operator {operator.email} created")
+
+
+# -------------------------------------------------------------------------- run
+
+
+def workspace_url(slug: str) -> str:
+    """The browser address of a workspace."""
+    scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
+    return f"{scheme}://{slug}.{current_app.config['SERVER_NAME']}/"
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="Defaults to the port of SERVER_NAME.")
+@click.option("--no-seed", is_flag=True, help="Do not create the demo workspace.")
+@with_appcontext
+def run_command(host: str, port: int | None, no_seed: bool) -> None:
+    """Development server: migrate, seed a demo workspace on first run, serve."""
+    from app.demo import seed_demo
+    from tenants.fleet import upgrade_public, upgrade_tenants
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    upgrade_public(db.engine)
+    upgrade_tenants(db.engine, jobs=1)
+    if not no_seed and app.config.get("SEED_DEMO", True):
+        created = seed_demo(db.session, db.engine)
+        server = app.config["SERVER_NAME"]
+        scheme = app.config.get("PREFERRED_URL_SCHEME", "http")
+        click.echo("")
+        if created:
+            click.secho("Demo data created.", fg="green")
+        click.echo(f"  Workspace:  {scheme}://demo.{server}/")
+        click.echo("  Login:      owner@demo.example / demo-password")
+        click.echo(f"  API:        {scheme}://demo.{server}/api/v1/contacts  (docs: /api/v1/docs)")
+        click.echo("  Operator:   operator@example.com / operator-password")
+        click.echo("")
+    if port is None:
+        _, _, port_part = app.config["SERVER_NAME"].partition(":")
+        port = int(port_part) if port_part.isdigit() else 5000
+    # The reloader would start a second process and a second embedded server handle.
+    app.run(host=host, port=port, debug=os.environ.get("FLASK_DEBUG") == "1", use_reloader=False)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the command groups to the app's CLI."""
+    for group in (db_group, tenants_group, users_group, tokens_group, operators_group):
+        app.cli.add_command(group)

@@ -1,0 +1,80 @@
+"""Settings, read from environment variables with safe development defaults.
+
+Production refuses to start with the development secret: a guessable SECRET_KEY would
+let anyone forge a session cookie for any workspace.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # noqa: S105 - refused in production below
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The configuration can not be used (e.g. production with a development secret)."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    e = dict(os.environ if env is None else env)
+    env_name = e.get("CRM_ENV", "development")
+    stripe_secret = e.get("STRIPE_SECRET_KEY") or None
+    config: dict[str, Any] = {
+        "ENV_NAME": env_name,
+        "SECRET_KEY": e.get("SECRET_KEY", DEV_SECRET_KEY),
+        # The apex domain; workspaces live at <slug>.<SERVER_NAME>. Flask matches the
+        # subdomain (subdomain_matching), so hosts outside this domain find no route.
+        "SERVER_NAME": e.get("SERVER_NAME", "localhost:5000"),
+        "PREFERRED_URL_SCHEME": e.get("PREFERRED_URL_SCHEME", "http"),
+        "DATABASE_URL": e.get("DATABASE_URL") or None,
+        "REDIS_URL": e.get("REDIS_URL") or None,
+        "CELERY_BROKER_URL": e.get("CELERY_BROKER_URL") or e.get("REDIS_URL") or None,
+        "INSTANCE_PATH": e.get("CRM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)),
+        "STRIPE_SECRET_KEY": stripe_secret,
+        "STRIPE_WEBHOOK_SECRET": e.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": e.get("STRIPE_API_BASE") or None,
+        "BILLING_BACKEND": "stripe" if stripe_secret else "manual",
+        "MIGRATION_PARALLELISM": int(e.get("CRM_MIGRATION_PARALLELISM", "4")),
+        "MIGRATION_LOCK_TIMEOUT_MS": int(e.get("CRM_MIGRATION_LOCK_TIMEOUT_MS", "5000")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(e.get("SESSION_COOKIE_SECURE"), env_name == "production"),
+        # Host-only cookies: a cookie set by acme.<domain> is never sent to globex.<domain>.
+        "SESSION_COOKIE_DOMAIN": False,
+        "REMEMBER_COOKIE_DOMAIN": None,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "SEED_DEMO": _bool(e.get("CRM_SEED_DEMO"), True),
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": int(e.get("CRM_DB_POOL_SIZE", "5")),
+            "max_overflow": int(e.get("CRM_DB_MAX_OVERFLOW", "10")),
+        },
+    }
+    return config
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Refuse configurations that are unsafe to run."""
+    if config.get("ENV_NAME") == "production":
+        secret = config.get("SECRET_KEY") or ""
+        if secret == DEV_SECRET_KEY or len(secret) < 32:
+            raise ConfigError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (CRM_ENV=production)."
+            )
+        if not config.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL must be set in production.")

@@ -1,0 +1,45 @@
+"""Contact table (one per tenant schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import BigId, TenantBase, Timestamp
+
+
+class Contact(TenantBase):
+    """A person the tenant sells to."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[BigId]
+    first_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    title: Mapped[str | None] = mapped_column(String(150))
+    company_name: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Platform user ids; no foreign keys into ``public`` (see app.database).
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp] = mapped_column(onupdate=text("now()"))
+
+    __table_args__ = (
+        Index("ix_contacts_email_lower", text("lower(email)")),
+        Index("ix_contacts_name", "last_name", "first_name", "id"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, or the email when both are empty."""
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or (self.email or "")
+
+    def touched(self) -> dt.datetime:
+        """Last change time (for ETags and ordering)."""
+        return self.updated_at

@@ -1,0 +1,1 @@
+"""Platform identities (one per person), memberships in workspaces, and API tokens."""

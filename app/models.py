@@ -1,0 +1,32 @@
+"""Imports every model module, so that both metadata collections are complete.
+
+Alembic autogenerate, provisioning (tables from metadata) and the schema-equality test
+all need every table; importing this module guarantees it.
+"""
+
+from __future__ import annotations
+
+from app.access.models import Role
+from app.audit.models import AuditEntry, PlatformAuditEntry
+from app.contacts.models import Contact
+from app.database import PublicBase, TenantBase
+from app.identity.models import ApiToken, Membership, User
+from app.operators.models import Operator
+from app.pipelines.models import Pipeline, Stage
+from tenants.models import Tenant
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Contact",
+    "Membership",
+    "Operator",
+    "Pipeline",
+    "PlatformAuditEntry",
+    "PublicBase",
+    "Role",
+    "Stage",
+    "Tenant",
+    "TenantBase",
+    "User",
+]

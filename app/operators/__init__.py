@@ -1,0 +1,1 @@
+"""Platform operators: the people who run the fleet, separate from tenant users."""

@@ -1,0 +1,83 @@
+"""The Celery application, bound to the Flask app.
+
+With no broker configured (the embedded default) tasks run eagerly in-process; with
+``REDIS_URL`` (or ``CELERY_BROKER_URL``) they go through Redis to ``celery worker``.
+Tasks that touch tenant data use ``base=TenantTask``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+from sqlalchemy import select
+
+from app.database import db
+from tenants import celery as tenant_celery
+from tenants.context import TenantRef
+from tenants.models import Tenant, TenantStatus
+
+celery_app = Celery("crm")
+
+
+class FlaskTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
+    """Runs inside a fresh Flask app context, so each task gets its own DB session."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flask_app: Flask = self.app.flask_app
+        with flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+class TenantTask(tenant_celery.TenantTaskMixin, FlaskTask):
+    """A task on one tenant's data: carries the tenant id, runs bound to it."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tenant_celery.require_bound_tenant(self.name)
+        return super().__call__(*args, **kwargs)
+
+
+def _lookup_tenant(flask_app: Flask) -> tenant_celery.TenantLookup:
+    def lookup(tenant_id: int) -> TenantRef | None:
+        with flask_app.app_context(), db.engine.connect() as conn:
+            row = conn.execute(
+                select(Tenant.id, Tenant.slug, Tenant.schema_name).where(
+                    Tenant.id == tenant_id,
+                    Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+                )
+            ).first()
+        if row is None or row.schema_name is None:
+            return None
+        return TenantRef(id=row.id, slug=row.slug, schema_name=row.schema_name)
+
+    return lookup
+
+
+def init_celery(app: Flask) -> Celery:
+    """Configure the Celery app from Flask settings and attach it to ``app``."""
+    broker = app.config.get("CELERY_BROKER_URL")
+    celery_app.conf.update(
+        broker_url=broker or "memory://",
+        result_backend=app.config.get("CELERY_RESULT_BACKEND") or broker or None,
+        task_always_eager=not broker,
+        task_eager_propagates=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_default_queue="crm",
+    )
+    celery_app.Task = FlaskTask
+    celery_app.flask_app = app
+    tenant_celery.connect(celery_app, _lookup_tenant(app))
+    app.extensions["celery"] = celery_app
+    # Task modules register themselves on import.
+    import app.contacts.tasks  # noqa: F401
+
+    return celery_app

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the apex site and the workspace UI."""

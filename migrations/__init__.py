@@ -1,0 +1,1 @@
+"""Alembic environments: ``public`` (platform tables) and ``tenant`` (per-schema)."""

@@ -1,0 +1,65 @@
+"""The tenant registry (public schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import DateTime, Enum, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import BigId, PublicBase, Timestamp
+
+
+class TenantStatus(enum.StrEnum):
+    """Lifecycle of a workspace. Nothing but ``active`` serves tenant data."""
+
+    PROVISIONING = "provisioning"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class MigrationState(enum.StrEnum):
+    """Outcome of the last fleet migration attempt on this tenant's schema."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+class Tenant(PublicBase):
+    """One customer company and its workspace; its data lives in ``schema_name``."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[BigId]
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Derived once from ``id`` at provisioning (tenants.naming) and never changed.
+    schema_name: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[TenantStatus] = mapped_column(
+        Enum(TenantStatus, name="tenant_status", values_callable=lambda e: [m.value for m in e]),
+        default=TenantStatus.PROVISIONING,
+    )
+    plan: Mapped[str] = mapped_column(String(40), default="free", server_default="free")
+    # Per-tenant Alembic revision, so that `crm db status` answers in one query.
+    schema_version: Mapped[str | None] = mapped_column(String(64))
+    migration_state: Mapped[MigrationState] = mapped_column(
+        Enum(MigrationState, name="migration_state", values_callable=lambda e: [m.value for m in e]),
+        default=MigrationState.OK,
+        server_default=MigrationState.OK.value,
+    )
+    migration_error: Mapped[str | None] = mapped_column(Text)
+    migrated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp] = mapped_column(onupdate=text("now()"))
+
+    __table_args__ = (Index("ix_tenants_schema_version", "schema_version"),)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the workspace serves its users."""
+        return self.status == TenantStatus.ACTIVE
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.id} {self.slug!r} {self.status}>"
