@@ -56,10 +56,12 @@ def activate(session: Session | scoped_session[Session], tenant: Tenant) -> None
             # A request never switches tenants (e.g. host of A with a token of B).
             abort(404)
         return
-    end_transaction_for_rebind(session)
+    # Bind first, then end the unbound transaction: anything that begins afterwards
+    # (even the refresh of the expired tenant row) begins bound.
     g.tenant = tenant
     g.tenant_ref = ref_of(tenant)
     setattr(g, _TOKEN_KEY, set_current_tenant(g.tenant_ref))
+    end_transaction_for_rebind(session)
 
 
 def resolve_from_subdomain(session: Session | scoped_session[Session], slug: str) -> Tenant:
