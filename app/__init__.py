@@ -45,6 +45,8 @@ def _configure_logging(app: Flask) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+        # Alembic announces every plugin and context at INFO; keep revisions only.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _init_extensions(app: Flask) -> None:

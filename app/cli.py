@@ -307,8 +307,14 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
     if port is None:
         _, _, port_part = app.config["SERVER_NAME"].partition(":")
         port = int(port_part) if port_part.isdigit() else 5000
-    # The reloader would start a second process and a second embedded server handle.
-    app.run(host=host, port=port, debug=os.environ.get("FLASK_DEBUG") == "1", use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    # No reloader: it would start a second process and a second embedded server handle.
+    run_simple(
+        host, port, app, use_reloader=False, use_debugger=os.environ.get("FLASK_DEBUG") == "1",
+        threaded=True,
+    )
 
 
 def register_commands(app: Flask) -> None:

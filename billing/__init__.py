@@ -1,0 +1,1 @@
+"""Plans, limits and usage counters, and the billing gateway (Stripe or manual)."""
