@@ -13,11 +13,11 @@ Two metadata collections, on purpose:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, TypeAlias
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Identity, MetaData, String, func
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, scoped_session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,5 +55,9 @@ def utcnow() -> dt.datetime:
     """Timezone-aware now, the only kind of timestamp this code base stores."""
     return dt.datetime.now(dt.UTC)
 
+
+# What services accept: a plain Session (CLI loops, workers) or Flask-SQLAlchemy's
+# request-scoped ``db.session``.
+DbSession: TypeAlias = Session | scoped_session[Any]
 
 db = SQLAlchemy(session_options={"expire_on_commit": True})

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
+from app.database import DbSession
 from tenants.context import TenantRef, current_tenant
 from tenants.naming import UNBOUND_SCHEMA, quoted_schema
 
@@ -55,7 +56,7 @@ def _bind_transaction(
     connection.exec_driver_sql(search_path_sql(tenant))
 
 
-def end_transaction_for_rebind(session: Session | scoped_session[Session]) -> None:
+def end_transaction_for_rebind(session: DbSession) -> None:
     """Close the session's current transaction so the next one picks up a new binding.
 
     Resolving a request's tenant reads platform tables before the tenant is known; the

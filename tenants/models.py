@@ -45,7 +45,9 @@ class Tenant(PublicBase):
     # Per-tenant Alembic revision, so that `crm db status` answers in one query.
     schema_version: Mapped[str | None] = mapped_column(String(64))
     migration_state: Mapped[MigrationState] = mapped_column(
-        Enum(MigrationState, name="migration_state", values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            MigrationState, name="migration_state", values_callable=lambda e: [m.value for m in e]
+        ),
         default=MigrationState.OK,
         server_default=MigrationState.OK.value,
     )

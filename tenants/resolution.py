@@ -11,14 +11,14 @@ from typing import Any
 
 from flask import Flask, abort, g
 from sqlalchemy import select
-from sqlalchemy.orm import Session, scoped_session
 
+from app.database import DbSession
 from tenants.binding import end_transaction_for_rebind
 from tenants.context import TenantRef, reset_current_tenant, set_current_tenant
 from tenants.models import Tenant, TenantStatus
 from tenants.naming import SLUG_RE
 
-_TOKEN_KEY = "_crm_tenant_token"
+_TOKEN_KEY = "_crm_tenant_token"  # noqa: S105 - a g attribute name
 SERVABLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
 
@@ -32,7 +32,7 @@ def ref_of(tenant: Tenant) -> TenantRef:
     return TenantRef(id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name)
 
 
-def find_servable_tenant(session: Session | scoped_session[Session], slug: str) -> Tenant | None:
+def find_servable_tenant(session: DbSession, slug: str) -> Tenant | None:
     """The active or suspended tenant with ``slug``; None for anything else.
 
     Malformed slugs never reach SQL; provisioning and deleted tenants are invisible.
@@ -44,7 +44,7 @@ def find_servable_tenant(session: Session | scoped_session[Session], slug: str) 
     ).first()
 
 
-def activate(session: Session | scoped_session[Session], tenant: Tenant) -> None:
+def activate(session: DbSession, tenant: Tenant) -> None:
     """Bind ``tenant`` for the rest of this request.
 
     The transaction that looked the tenant up ran unbound; it is closed first so that
@@ -64,7 +64,7 @@ def activate(session: Session | scoped_session[Session], tenant: Tenant) -> None
     end_transaction_for_rebind(session)
 
 
-def resolve_from_subdomain(session: Session | scoped_session[Session], slug: str) -> Tenant:
+def resolve_from_subdomain(session: DbSession, slug: str) -> Tenant:
     """Bind the tenant named by the request's subdomain, or answer 404."""
     tenant = find_servable_tenant(session, slug)
     if tenant is None:

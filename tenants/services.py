@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.audit.services import record_platform
+from app.database import DbSession
 from tenants.models import Tenant, TenantStatus
 
 
@@ -13,7 +13,7 @@ class TenantNotFound(LookupError):
     """No tenant with that slug."""
 
 
-def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
+def get_tenant_by_slug(session: DbSession, slug: str) -> Tenant:
     """The tenant with ``slug`` (any status), or raise."""
     tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).first()
     if tenant is None:
@@ -21,7 +21,9 @@ def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
     return tenant
 
 
-def set_tenant_status(session: Session, *, slug: str, status: str, actor: str, reason: str = "") -> Tenant:
+def set_tenant_status(
+    session: DbSession, *, slug: str, status: str, actor: str, reason: str = ""
+) -> Tenant:
     """Suspend or resume a workspace. Nothing is ever deleted by a status change."""
     new_status = TenantStatus(status)
     if new_status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):

@@ -9,8 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 RESOURCES = (
-    "contacts", "companies", "deals", "activities", "pipelines", "custom_fields", "users",
-    "roles", "billing", "imports", "exports", "reports", "api_tokens", "settings",
+    "contacts",
+    "companies",
+    "deals",
+    "activities",
+    "pipelines",
+    "custom_fields",
+    "users",
+    "roles",
+    "billing",
+    "imports",
+    "exports",
+    "reports",
+    "api_tokens",
+    "settings",
 )
 ACTIONS = ("view", "create", "edit", "delete", "export")
 SCOPES = ("none", "own", "team", "all")

@@ -75,5 +75,5 @@ def _from_session() -> Member:
         except Exception as exc:  # flask-wtf raises ValidationError for bad tokens
             raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
     g.auth_method = "session"
-    member: Member = current_user._get_current_object()  # type: ignore[attr-defined]
+    member: Member = current_user._get_current_object()
     return member

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from app.audit.models import AuditEntry, PlatformAuditEntry
+from app.database import DbSession
 
 
 def record(
-    session: Session,
+    session: DbSession,
     *,
     actor_id: int | None,
     action: str,
@@ -31,7 +30,7 @@ def record(
 
 
 def record_platform(
-    session: Session,
+    session: DbSession,
     *,
     actor: str,
     action: str,

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
 
 from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
 from app.contacts.models import Contact
+from app.database import DbSession
 
 EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "title", "company_name", "notes", "owner_id")
 
 
-def create_contact(session: Session, actor: Actor, data: dict[str, Any]) -> Contact:
+def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Contact:
     """Create a contact owned by ``data['owner_id']`` or by the actor."""
     values = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     values.setdefault("owner_id", actor.user_id)
@@ -29,7 +29,7 @@ def create_contact(session: Session, actor: Actor, data: dict[str, Any]) -> Cont
     return contact
 
 
-def update_contact(session: Session, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
+def update_contact(session: DbSession, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
     """Apply the given fields; the audit entry lists only what really changed."""
     changes: dict[str, list[Any]] = {}
     for field, value in data.items():
@@ -48,7 +48,7 @@ def update_contact(session: Session, actor: Actor, contact: Contact, data: dict[
     return contact
 
 
-def delete_contact(session: Session, actor: Actor, contact: Contact) -> None:
+def delete_contact(session: DbSession, actor: Actor, contact: Contact) -> None:
     """Delete a contact (hard delete for now; the workspace issue adds a trash)."""
     record(
         session, actor_id=actor.user_id, action="deleted", entity="contact",
@@ -58,7 +58,7 @@ def delete_contact(session: Session, actor: Actor, contact: Contact) -> None:
     session.commit()
 
 
-def get_visible_contact(session: Session, actor: Actor, contact_id: int, action: str = "view") -> Contact | None:
+def get_visible_contact(session: DbSession, actor: Actor, contact_id: int, action: str = "view") -> Contact | None:
     """The contact if it exists and ``actor`` may ``action`` it; None otherwise (the
     caller answers 404 either way, so "not yours" looks like "not there")."""
     contact = session.get(Contact, contact_id)

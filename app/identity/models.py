@@ -38,7 +38,9 @@ class Membership(PublicBase):
     __tablename__ = "memberships"
 
     id: Mapped[BigId]
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("public.users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("public.users.id", ondelete="CASCADE")
+    )
     tenant_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("public.tenants.id", ondelete="CASCADE"), index=True
     )

@@ -15,7 +15,7 @@ MIN_PASSWORD_LENGTH = 8
 
 def configure(*, time_cost: int, memory_cost_kib: int) -> None:
     """Set the hashing cost (lower only in tests, where thousands of hashes are made)."""
-    global _hasher, _DUMMY_HASH  # noqa: PLW0603 - process-wide hasher settings
+    global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=1)
     _DUMMY_HASH = _hasher.hash("not-a-real-password")
 

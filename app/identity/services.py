@@ -7,15 +7,14 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
 from app.audit.services import record_platform
-from app.database import utcnow
+from app.database import DbSession, utcnow
 from app.identity.models import ApiToken, Membership, User
 from app.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from tenants.models import Tenant, TenantStatus
 
-TOKEN_PREFIX = "crm_"
+TOKEN_PREFIX = "crm_"  # noqa: S105 - a public marker, not a secret
 
 
 class IdentityError(ValueError):
@@ -35,14 +34,14 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def find_user_by_email(session: Session, email: str) -> User | None:
+def find_user_by_email(session: DbSession, email: str) -> User | None:
     """The identity with this email (case-insensitive), if any."""
     return session.scalars(
         select(User).where(func.lower(User.email) == email.strip().lower())
     ).first()
 
 
-def get_or_create_user(session: Session, *, email: str, password: str, name: str = "") -> User:
+def get_or_create_user(session: DbSession, *, email: str, password: str, name: str = "") -> User:
     """The identity for ``email``; created with ``password`` if it does not exist yet.
 
     An existing identity keeps its password: joining another workspace must not let
@@ -63,7 +62,7 @@ def get_or_create_user(session: Session, *, email: str, password: str, name: str
 
 
 def add_member(
-    session: Session, *, tenant: Tenant, email: str, password: str, role: str, actor: str
+    session: DbSession, *, tenant: Tenant, email: str, password: str, role: str, actor: str
 ) -> Membership:
     """Add a person to a workspace with ``role`` (scripted onboarding, seeds)."""
     user = get_or_create_user(session, email=email, password=password)
@@ -75,14 +74,17 @@ def add_member(
     membership = Membership(user_id=user.id, tenant_id=tenant.id, role=role)
     session.add(membership)
     record_platform(
-        session, actor=actor, action="member.added", tenant_id=tenant.id,
+        session,
+        actor=actor,
+        action="member.added",
+        tenant_id=tenant.id,
         details={"email": user.email, "role": role},
     )
     session.flush()
     return membership
 
 
-def authenticate(session: Session, *, tenant_id: int, email: str, password: str) -> User | None:
+def authenticate(session: DbSession, *, tenant_id: int, email: str, password: str) -> User | None:
     """The user if ``email``/``password`` match and they are an active member here."""
     user = find_user_by_email(session, email or "")
     ok = verify_password(user.password_hash if user else None, password or "")
@@ -91,7 +93,7 @@ def authenticate(session: Session, *, tenant_id: int, email: str, password: str)
     return user if active_membership(session, user.id, tenant_id) is not None else None
 
 
-def active_membership(session: Session, user_id: int, tenant_id: int) -> Membership | None:
+def active_membership(session: DbSession, user_id: int, tenant_id: int) -> Membership | None:
     """The user's active membership in the tenant, if any."""
     return session.scalars(
         select(Membership).where(
@@ -115,7 +117,7 @@ class IssuedToken:
 
 
 def create_api_token(
-    session: Session, *, tenant: Tenant, user: User, name: str = "", actor: str
+    session: DbSession, *, tenant: Tenant, user: User, name: str = "", actor: str
 ) -> IssuedToken:
     """Issue a token for ``user`` in ``tenant``; only its hash is kept."""
     if active_membership(session, user.id, tenant.id) is None:
@@ -130,24 +132,30 @@ def create_api_token(
     )
     session.add(token)
     record_platform(
-        session, actor=actor, action="api_token.created", tenant_id=tenant.id,
+        session,
+        actor=actor,
+        action="api_token.created",
+        tenant_id=tenant.id,
         details={"email": user.email, "prefix": token.prefix},
     )
     session.flush()
     return IssuedToken(token=token, secret=secret)
 
 
-def revoke_api_token(session: Session, token: ApiToken, *, actor: str) -> None:
+def revoke_api_token(session: DbSession, token: ApiToken, *, actor: str) -> None:
     """Revoke a token; it stops working on the next request."""
     token.revoked_at = utcnow()
     record_platform(
-        session, actor=actor, action="api_token.revoked", tenant_id=token.tenant_id,
+        session,
+        actor=actor,
+        action="api_token.revoked",
+        tenant_id=token.tenant_id,
         details={"prefix": token.prefix},
     )
 
 
 def resolve_api_token(
-    session: Session, raw: str
+    session: DbSession, raw: str
 ) -> tuple[ApiToken, Tenant, User, Membership] | None:
     """The live token, its tenant and user for a presented bearer secret, or None.
 
@@ -177,7 +185,7 @@ def resolve_api_token(
     return token, tenant, user, membership
 
 
-def touch_api_token(session: Session, token_id: int) -> None:
+def touch_api_token(session: DbSession, token_id: int) -> None:
     """Record a token's last use (at most once a minute, to spare writes)."""
     session.execute(
         update(ApiToken)

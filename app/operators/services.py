@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.audit.services import record_platform
+from app.database import DbSession
 from app.identity.passwords import MIN_PASSWORD_LENGTH, hash_password
 from app.identity.services import IdentityError, normalize_email
 from app.operators.models import Operator
@@ -15,7 +15,7 @@ class OperatorError(ValueError):
     """The operator can not be created as asked."""
 
 
-def create_operator(session: Session, *, email: str, password: str, actor: str) -> Operator:
+def create_operator(session: DbSession, *, email: str, password: str, actor: str) -> Operator:
     """Create an operator account (TOTP enrolment happens at first login)."""
     try:
         email = normalize_email(email)

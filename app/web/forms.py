@@ -39,9 +39,9 @@ class ContactForm(FlaskForm):
     company_name = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=20000)])
 
-    def validate(self, extra_validators: object = None) -> bool:  # type: ignore[override]
+    def validate(self, extra_validators: object = None) -> bool:
         """Field checks, plus: a contact needs a name or an email."""
-        ok = super().validate(extra_validators=extra_validators)  # type: ignore[arg-type]
+        ok = super().validate(extra_validators=extra_validators)
         if ok and not (self.first_name.data or self.last_name.data or self.email.data):
             self.first_name.errors = [*self.first_name.errors, str(_l("Give at least a name or an email."))]
             return False

@@ -44,7 +44,7 @@ def _guard() -> Response | None:
 
 def member() -> Member:
     """The signed-in member."""
-    current: Member = current_user._get_current_object()  # type: ignore[attr-defined]
+    current: Member = current_user._get_current_object()
     return current
 
 
