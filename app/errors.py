@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
-    400: "bad_request",
+    400: "validation_error",  # the contract has one code for every 400
     401: "unauthorized",
     402: "plan_limit_exceeded",
     403: "forbidden",
@@ -51,6 +51,20 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class InvalidInput(Exception):
+    """Input a service refuses, with per-field messages.
+
+    Raised by services (the only writers), whoever called them: API clients get a 400
+    ``validation_error`` with the details, people get the 400 page (forms check the same
+    rules first, so they rarely get there).
+    """
+
+    def __init__(self, details: dict[str, list[str]], message: str = "Invalid input.") -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
 def validation_error(details: dict[str, Any], message: str = "Invalid input.") -> ApiError:
     """400 ``validation_error`` with per-field messages."""
     return ApiError(400, "validation_error", message, details)
@@ -68,7 +82,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def wants_json() -> bool:
     """API requests (and clients asking for JSON) get JSON errors."""
-    if request.path.startswith("/api/"):
+    if request.path == "/api" or request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and not request.accept_mimetypes.accept_html
@@ -99,6 +113,12 @@ def init_app(app: Flask) -> None:
         response.headers.update(exc.headers)
         return response
 
+    @app.errorhandler(InvalidInput)
+    def _invalid_input(exc: InvalidInput) -> Any:
+        if wants_json():
+            return _json(400, "validation_error", exc.message, exc.details)
+        return render_template("errors/error.html", status=400, error=None), 400
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
@@ -121,7 +141,9 @@ def init_app(app: Flask) -> None:
             request.path,
         )
         if wants_json():
-            return _json(500, "internal_error", "Something went wrong.", {"request_id": request_id()})
+            return _json(
+                500, "internal_error", "Something went wrong.", {"request_id": request_id()}
+            )
         return render_template("errors/error.html", status=500, error=None), 500
 
     @app.after_request

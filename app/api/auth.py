@@ -23,16 +23,15 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def unauthorized(message: str = "Authentication required.") -> ApiError:
     """401 with the contract's body and a Bearer challenge."""
-    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    return ApiError(
+        401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+    )
 
 
 def authenticate_request() -> Member:
     """Authenticate the caller and bind their tenant; raise ApiError otherwise."""
     header = request.headers.get("Authorization")
-    if header is not None:
-        member = _from_token(header)
-    else:
-        member = _from_session()
+    member = _from_token(header) if header is not None else _from_session()
     tenant = g.tenant
     if tenant.status == TenantStatus.SUSPENDED:
         raise ApiError(403, "tenant_suspended", "This workspace is suspended.")

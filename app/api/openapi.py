@@ -1,7 +1,13 @@
-"""The OpenAPI 3 document, generated from the marshmallow schemas, and its docs page."""
+"""The OpenAPI 3 document, generated from the marshmallow schemas, and its docs page.
+
+Every operation's ``operationId`` is the name of the view that serves it, and every
+status a view can answer is listed, with its schema (tests check both against the URL
+map and against real responses).
+"""
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from typing import Any
 
@@ -9,22 +15,72 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify, render_template
 
-from app.api.views import bp
+from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
+from app.api.views import CONTACT_SORTS, bp
 from app.contacts.schemas import ContactSchema
 
-ERROR_SCHEMA = {
+ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "description": "Every error has this shape; `details` maps field names to messages.",
     "required": ["error"],
+    "additionalProperties": False,
     "properties": {
         "error": {
             "type": "object",
             "required": ["code", "message", "details"],
+            "additionalProperties": False,
             "properties": {
-                "code": {"type": "string", "example": "validation_error"},
+                "code": {
+                    "type": "string",
+                    "example": "validation_error",
+                    "description": (
+                        "validation_error (400), unauthorized (401), plan_limit_exceeded (402), "
+                        "forbidden (403), not_found (404), method_not_allowed (405), "
+                        "conflict (409), payload_too_large (413), unsupported_media_type (415), "
+                        "rate_limited (429), unavailable (503)."
+                    ),
+                },
                 "message": {"type": "string"},
                 "details": {"type": "object", "additionalProperties": True},
             },
         }
+    },
+}
+
+ME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "email", "name", "role", "tenant", "auth"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer", "format": "int64", "description": "Your user id."},
+        "email": {"type": "string", "format": "email"},
+        "name": {"type": "string"},
+        "role": {"type": "string", "description": "Your role in this workspace."},
+        "tenant": {
+            "type": "object",
+            "required": ["id", "slug", "name"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer", "format": "int64"},
+                "slug": {"type": "string"},
+                "name": {"type": "string"},
+            },
+        },
+        "auth": {"type": "string", "enum": ["token", "session"]},
+    },
+}
+
+LIST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "additionalProperties": False,
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
+        "next_cursor": {
+            "type": "string",
+            "nullable": True,
+            "description": "Pass as `cursor` for the next page; null on the last page.",
+        },
     },
 }
 
@@ -36,18 +92,122 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def _json(ref: str, description: str) -> dict[str, Any]:
-    return {
+def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 COMMON_ERRORS = {
-    "401": _error("Missing, invalid or revoked credentials."),
-    "403": _error("Your role may not do this, or the workspace is suspended."),
+    "401": _error("Missing, invalid or revoked credentials (or a token of another workspace)."),
+    "403": _error(
+        "Your role may not do this, the workspace is suspended, or the X-CSRFToken "
+        "header is missing on a cookie-authenticated write."
+    ),
+    "404": _error("Not found: no such workspace, record, or a record outside your scope."),
 }
-ID_PARAM = {"name": "contact_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+BODY_ERRORS = {
+    "400": _error(
+        "Malformed JSON, a body that is not an object, or invalid fields "
+        "(`details` names each field)."
+    ),
+    "413": _error("The body is too large."),
+    "415": _error("The body is not JSON (Content-Type: application/json)."),
+}
+ID_PARAM = {
+    "name": "contact_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "format": "int64", "minimum": 1},
+}
+
+
+def _contact_components(spec: APISpec) -> None:
+    """``Contact`` (as answered: every field present) and ``ContactInput`` (as accepted:
+    writable fields only, all optional on PATCH, unknown fields refused)."""
+    spec.components.schema("Contact", schema=ContactSchema)
+    generated = spec.to_dict()["components"]["schemas"]["Contact"]
+    contact = copy.deepcopy(generated)
+    contact["required"] = sorted(contact["properties"])
+    for name in ("id", "owner_id"):
+        contact["properties"][name]["format"] = "int64"
+    contact["description"] = "A contact. `owner_id` is the user id of the member who owns it."
+    writable = {
+        name: {k: v for k, v in prop.items() if k != "default"}
+        for name, prop in contact["properties"].items()
+        if not prop.get("readOnly")
+    }
+    for name in ("first_name", "last_name"):
+        writable[name]["nullable"] = True  # null clears the name (stored as "")
+    contact_input = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": writable,
+        "description": (
+            "Writable contact fields; unknown or read-only fields are refused (400). "
+            "A contact needs a first name, a last name or an email. `owner_id` defaults to "
+            "you; it must be an active member of this workspace, and roles that only see "
+            "their own records may only name themselves. Blank optional fields become null."
+        ),
+    }
+    spec.components.schemas["Contact"] = contact
+    spec.components.schema("ContactInput", component=contact_input)
+
+
+def _list_parameters() -> list[dict[str, Any]]:
+    sorts = sorted(CONTACT_SORTS)
+    return [
+        {
+            "name": "q",
+            "in": "query",
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "Case-insensitive search in name, email and company, and in the "
+            "phone's digits (at least three).",
+        },
+        {
+            "name": "owner_id",
+            "in": "query",
+            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
+            "description": "Only contacts owned by this user.",
+        },
+        {
+            "name": "email",
+            "in": "query",
+            "schema": {"type": "string", "maxLength": 254},
+            "description": "Exact email (case-insensitive).",
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "schema": {
+                "type": "string",
+                "default": "-created_at",
+                "enum": [*sorts, *(f"-{s}" for s in sorts)],
+            },
+            "description": "Sort key; prefix with '-' for descending. Ties are broken by id; "
+            "empty values come last in both directions.",
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "schema": {"type": "string", "maxLength": 500},
+            "description": "`next_cursor` of the previous page, with the same sort.",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -62,58 +222,76 @@ def build_spec() -> dict[str, Any]:
             "description": (
                 "Authenticate with `Authorization: Bearer <token>` (create one with "
                 "`crm tokens create`) on any host, or with the session cookie on your "
-                "workspace host. Lists are cursor-paginated: pass `next_cursor` back as "
-                "`cursor`. Errors always have the shape `{\"error\": {code, message, details}}`."
+                "workspace host (writes then need the page's CSRF token in `X-CSRFToken`). "
+                "Lists are cursor-paginated: pass `next_cursor` back as `cursor`. Errors "
+                'always have the shape `{"error": {code, message, details}}`. Query '
+                "parameters are given once each; unknown ones are refused."
             )
         },
+        tags=[
+            {"name": "me", "description": "Who is calling."},
+            {"name": "contacts", "description": "The people your team sells to."},
+        ],
     )
-    spec.components.schema("Contact", schema=ContactSchema)
+    _contact_components(spec)
+    spec.components.schema("ContactList", component=LIST_SCHEMA)
+    spec.components.schema("Me", component=ME_SCHEMA)
     spec.components.schema("Error", component=ERROR_SCHEMA)
-    spec.components.schema(
-        "ContactList",
-        component={
-            "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
-                "next_cursor": {"type": "string", "nullable": True},
-            },
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme(
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": "The workspace's sign-in cookie (workspace host only).",
         },
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.path(
         path="/api/v1/me",
         operations={
             "get": {
+                "operationId": "me",
                 "summary": "The caller, their workspace and role",
                 "tags": ["me"],
-                "responses": {"200": {"description": "The caller."}, **COMMON_ERRORS},
+                "responses": {"200": _json("Me", "The caller."), **COMMON_ERRORS},
             }
         },
     )
-    list_params = [
-        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Search name, email, phone, company."},
-        {"name": "owner_id", "in": "query", "schema": {"type": "integer"}},
-        {"name": "email", "in": "query", "schema": {"type": "string"}},
-        {"name": "sort", "in": "query", "schema": {"type": "string", "default": "-created_at"},
-         "description": "created_at, updated_at, last_name, first_name or email; '-' for descending."},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-    ]
-    body = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Contact"}}}}
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactInput"}}},
+    }
+    location = {
+        "Location": {"description": "URL of the new contact.", "schema": {"type": "string"}}
+    }
     spec.path(
         path="/api/v1/contacts",
         operations={
             "get": {
+                "operationId": "list_contacts",
                 "summary": "List contacts",
                 "tags": ["contacts"],
-                "parameters": list_params,
-                "responses": {"200": _json("ContactList", "A page of contacts."), "400": _error("Invalid filter, sort or cursor."), **COMMON_ERRORS},
+                "parameters": _list_parameters(),
+                "responses": {
+                    "200": _json("ContactList", "A page of contacts you may see."),
+                    "400": _error(
+                        "Invalid filter, sort, limit or cursor, or an unknown or "
+                        "repeated parameter."
+                    ),
+                    **COMMON_ERRORS,
+                },
             },
             "post": {
+                "operationId": "create_contact",
                 "summary": "Create a contact",
                 "tags": ["contacts"],
                 "requestBody": body,
-                "responses": {"201": _json("Contact", "Created."), "400": _error("Invalid fields."), **COMMON_ERRORS},
+                "responses": {
+                    "201": _json("Contact", "Created.", headers=location),
+                    **BODY_ERRORS,
+                    **COMMON_ERRORS,
+                },
             },
         },
     )
@@ -121,28 +299,31 @@ def build_spec() -> dict[str, Any]:
         path="/api/v1/contacts/{contact_id}",
         operations={
             "get": {
+                "operationId": "get_contact",
                 "summary": "Get a contact",
                 "tags": ["contacts"],
                 "parameters": [ID_PARAM],
-                "responses": {"200": _json("Contact", "The contact."), "404": _error("No such contact here."), **COMMON_ERRORS},
+                "responses": {"200": _json("Contact", "The contact."), **COMMON_ERRORS},
             },
             "patch": {
-                "summary": "Update a contact",
+                "operationId": "update_contact",
+                "summary": "Update some fields of a contact",
                 "tags": ["contacts"],
                 "parameters": [ID_PARAM],
                 "requestBody": body,
-                "responses": {"200": _json("Contact", "Updated."), "400": _error("Invalid fields."), "404": _error("No such contact here."), **COMMON_ERRORS},
+                "responses": {"200": _json("Contact", "Updated."), **BODY_ERRORS, **COMMON_ERRORS},
             },
             "delete": {
+                "operationId": "delete_contact",
                 "summary": "Delete a contact",
                 "tags": ["contacts"],
                 "parameters": [ID_PARAM],
-                "responses": {"204": {"description": "Deleted."}, "404": _error("No such contact here."), **COMMON_ERRORS},
+                "responses": {"204": {"description": "Deleted."}, **COMMON_ERRORS},
             },
         },
     )
     document = spec.to_dict()
-    document["security"] = [{"bearer": []}]
+    document["security"] = [{"bearer": []}, {"session": []}]
     return document
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,9 @@ from app.errors import validation_error
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_BIGINT = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only (str.isdigit also takes "²")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +40,18 @@ def parse_limit(raw: str | None) -> int:
     """``limit`` query parameter, 1..MAX_LIMIT."""
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise validation_error({"limit": [f"Must be an integer between 1 and {MAX_LIMIT}."]})
     return int(raw)
 
 
-def parse_sort(raw: str | None, allowed: dict[str, tuple[InstrumentedAttribute[Any], str]], default: str) -> SortKey:
+def parse_sort(
+    raw: str | None, allowed: dict[str, tuple[InstrumentedAttribute[Any], str]], default: str
+) -> SortKey:
     """``sort`` query parameter: a field name, ``-`` prefix for descending."""
     value = (raw or default).strip()
     descending = value.startswith("-")
-    name = value.lstrip("-")
+    name = value[1:] if descending else value
     if name not in allowed:
         raise validation_error({"sort": [f"Sort by one of: {', '.join(sorted(allowed))}."]})
     column, kind = allowed[name]
@@ -63,22 +69,45 @@ def encode_cursor(sort: SortKey, value: Any, row_id: int) -> str:
 def _decode(sort: SortKey, cursor: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        name, descending, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if name != sort.name or descending != sort.descending or not isinstance(row_id, int):
+        data = json.loads(base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True))
+        if not isinstance(data, list) or len(data) != 4:
+            raise ValueError("not a cursor")
+        name, descending, value, row_id = data
+        if name != sort.name or type(descending) is not bool or descending != sort.descending:
             raise ValueError("cursor belongs to another sort order")
+        if type(row_id) is not int or not 1 <= row_id <= MAX_BIGINT:
+            raise ValueError("bad row id")
         if value is not None:
-            if sort.kind == "datetime":
-                value = dt.datetime.fromisoformat(value)
-            elif sort.kind == "int" and not isinstance(value, int):
-                raise ValueError("bad int")
-            elif sort.kind == "str" and not isinstance(value, str):
-                raise ValueError("bad str")
+            value = _decode_value(sort.kind, value)
         return value, row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise validation_error({"cursor": ["Invalid cursor; start again without it."]}) from exc
 
 
-def paginate(stmt: Select[Any], sort: SortKey, id_column: InstrumentedAttribute[Any], cursor: str | None, limit: int) -> Select[Any]:
+def _decode_value(kind: str, value: Any) -> Any:
+    if kind == "datetime":
+        if not isinstance(value, str):
+            raise TypeError("bad datetime")
+        stamp = dt.datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            raise ValueError("naive datetime")
+        return stamp
+    if kind == "int":
+        if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
+            raise ValueError("bad int")
+        return value
+    if not isinstance(value, str) or _UNSTORABLE.search(value):
+        raise ValueError("bad str")
+    return value
+
+
+def paginate(
+    stmt: Select[Any],
+    sort: SortKey,
+    id_column: InstrumentedAttribute[Any],
+    cursor: str | None,
+    limit: int,
+) -> Select[Any]:
     """Order ``stmt`` by (sort key, id) and start after ``cursor``; fetches limit + 1."""
     col = sort.column
     if sort.descending:
@@ -92,9 +121,13 @@ def paginate(stmt: Select[Any], sort: SortKey, id_column: InstrumentedAttribute[
             after = id_column < row_id if sort.descending else id_column > row_id
             stmt = stmt.where(and_(col.is_(None), after))
         elif sort.descending:
-            stmt = stmt.where(or_(col < value, and_(col == value, id_column < row_id), col.is_(None)))
+            stmt = stmt.where(
+                or_(col < value, and_(col == value, id_column < row_id), col.is_(None))
+            )
         else:
-            stmt = stmt.where(or_(col > value, and_(col == value, id_column > row_id), col.is_(None)))
+            stmt = stmt.where(
+                or_(col > value, and_(col == value, id_column > row_id), col.is_(None))
+            )
     return stmt.limit(limit + 1)
 
 

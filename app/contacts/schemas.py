@@ -2,80 +2,122 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+# PostgreSQL bigint: ids and user ids outside it can not exist, and must not reach SQL.
+MAX_ID = 2**63 - 1
 
-def _blank_to_none(data: Any, fields_: tuple[str, ...]) -> Any:
-    if isinstance(data, dict):
-        data = dict(data)
-        for name in fields_:
-            if isinstance(data.get(name), str) and not data[name].strip():
-                data[name] = None
-    return data
+IDENTITY_FIELDS = ("first_name", "last_name", "email")
+IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
+
+# NUL can not be stored in PostgreSQL text; lone surrogates can not be encoded as UTF-8.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Control characters (tab, newline and carriage return are allowed in multi-line text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\t]")
+
+
+class Text(fields.String):
+    """A string that PostgreSQL can store: no NUL, no lone surrogates, no control
+    characters, and no line breaks unless ``multiline``."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow merges this per class)
+        "characters": "Contains characters that are not allowed.",
+        "multiline": "Must be a single line.",
+    }
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _UNSTORABLE.search(text) or _CONTROL.search(text):
+            raise self.make_error("characters")
+        if not self.multiline and _LINE_BREAK.search(text):
+            raise self.make_error("multiline")
+        return text
+
+
+class SafeEmail(fields.Email):
+    """An email address (validated), refusing characters PostgreSQL can not store."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and (_UNSTORABLE.search(value) or _CONTROL.search(value)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _id_field(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID, error="Not a valid id."), **kwargs
+    )
 
 
 class ContactSchema(Schema):
     """A contact as the API shows and accepts it."""
 
     id = fields.Integer(dump_only=True)
-    first_name = fields.String(validate=validate.Length(max=100), load_default=None)
-    last_name = fields.String(validate=validate.Length(max=100), load_default=None)
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(
+    first_name = Text(validate=validate.Length(max=100), load_default="")
+    last_name = Text(validate=validate.Length(max=100), load_default="")
+    email = SafeEmail(allow_none=True, validate=validate.Length(max=254))
+    phone = Text(
         allow_none=True,
         validate=[
             validate.Length(max=40),
             validate.Regexp(r"^[0-9+()\-. /x]*$", error="Use digits, spaces and + ( ) - . only."),
         ],
     )
-    title = fields.String(allow_none=True, validate=validate.Length(max=150))
-    company_name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    notes = fields.String(allow_none=True, validate=validate.Length(max=20000))
-    owner_id = fields.Integer(allow_none=True, strict=True)
+    title = Text(allow_none=True, validate=validate.Length(max=150))
+    company_name = Text(allow_none=True, validate=validate.Length(max=200))
+    notes = Text(allow_none=True, multiline=True, validate=validate.Length(max=20000))
+    owner_id = _id_field(allow_none=True, strict=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
     @pre_load
     def _normalise(self, data: Any, **_kw: Any) -> Any:
-        data = _blank_to_none(data, ("email", "phone", "title", "company_name", "notes"))
-        if isinstance(data, dict):
-            for name in ("first_name", "last_name"):
-                if data.get(name) is None and name in data:
-                    data[name] = ""
-                if isinstance(data.get(name), str):
-                    data[name] = data[name].strip()
-            if isinstance(data.get("email"), str):
-                data["email"] = data["email"].strip().lower()
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in ("first_name", "last_name", "email", "phone", "title", "company_name"):
+            if isinstance(data.get(name), str):
+                data[name] = data[name].strip()
+        for name in ("email", "phone", "title", "company_name", "notes"):
+            if isinstance(data.get(name), str) and not data[name].strip():
+                data[name] = None
+        for name in ("first_name", "last_name"):
+            if name in data and data[name] is None:
+                data[name] = ""
+        if isinstance(data.get("email"), str):
+            data["email"] = data["email"].lower()
         return data
 
     @validates_schema
     def _has_identity(self, data: dict[str, Any], partial: Any = None, **_kw: Any) -> None:
         if partial:
-            return
-        if not (data.get("first_name") or data.get("last_name") or data.get("email")):
-            raise ValidationError(
-                "Give at least a first name, a last name or an email.", field_name="first_name"
-            )
+            return  # a PATCH is checked against the stored contact by the service
+        if not any(data.get(name) for name in IDENTITY_FIELDS):
+            raise ValidationError(IDENTITY_MESSAGE, field_name="first_name")
 
 
 class ContactUpdateSchema(ContactSchema):
-    """PATCH body: any subset of the fields, but what is given must be valid."""
+    """PATCH body: any subset of the fields, but what is given must be valid.
 
-    @validates_schema
-    def _not_empty_identity(self, data: dict[str, Any], **_kw: Any) -> None:
-        for name in ("first_name", "last_name"):
-            if name in data and data[name] is None:
-                data[name] = ""
+    Use with ``partial=True``; whether the contact keeps a name or an email is checked
+    against the stored values by :func:`app.contacts.services.update_contact`.
+    """
 
 
 class ContactListArgs(Schema):
-    """Query parameters of the contact list."""
+    """Query parameters of the contact list (unknown parameters are refused)."""
 
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
-    owner_id = fields.Integer(load_default=None)
-    email = fields.String(load_default=None, validate=validate.Length(max=254))
-    sort = fields.String(load_default="-created_at")
+    q = Text(load_default=None, validate=validate.Length(max=200))
+    owner_id = _id_field(load_default=None)
+    email = Text(load_default=None, validate=validate.Length(max=254))
+    sort = fields.String(load_default=None, validate=validate.Length(max=64))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
-    limit = fields.String(load_default=None)
+    limit = fields.String(load_default=None, validate=validate.Length(max=10))

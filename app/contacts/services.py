@@ -1,7 +1,14 @@
-"""Contact services: the only writers of contacts. Each change is audited."""
+"""Contact services: the only writers of contacts. Each change is audited.
+
+Services enforce the rules that hold whoever calls them (API, pages, imports): a contact
+keeps a name or an email, its owner is an active member of the bound workspace and
+within the actor's scope, and nothing unstorable reaches the database. A refusal is an
+:class:`app.errors.InvalidInput` naming the field.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -10,39 +17,111 @@ from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
 from app.contacts.models import Contact
 from app.database import DbSession
+from app.errors import InvalidInput
+from app.identity.services import active_membership
+from tenants.context import require_tenant
 
-EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "title", "company_name", "notes", "owner_id")
+EDITABLE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "company_name",
+    "notes",
+    "owner_id",
+)
+IDENTITY_FIELDS = ("first_name", "last_name", "email")
+IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _check_storable(values: dict[str, Any]) -> None:
+    bad = {
+        name: ["Contains characters that are not allowed."]
+        for name, value in values.items()
+        if isinstance(value, str) and _UNSTORABLE.search(value)
+    }
+    if bad:
+        raise InvalidInput(bad)
+
+
+def _check_identity(values: dict[str, Any]) -> None:
+    if not any(values.get(name) for name in IDENTITY_FIELDS):
+        raise InvalidInput({"first_name": [IDENTITY_MESSAGE]})
+
+
+def check_owner(session: DbSession, actor: Actor, owner_id: int | None, action: str) -> None:
+    """``owner_id`` may own a contact that ``actor`` creates or edits (``action``).
+
+    Actors with "own" (or, until teams exist, "team") scope may only name themselves;
+    anyone named must be an active member of the bound workspace.
+    """
+    if not record_in_scope(actor, "contacts", action, owner_id):
+        raise InvalidInput({"owner_id": ["You may only assign contacts to yourself."]})
+    if owner_id is None:
+        return
+    tenant = require_tenant()
+    if (
+        not isinstance(owner_id, int)
+        or not 1 <= owner_id <= MAX_ID
+        or active_membership(session, owner_id, tenant.id) is None
+    ):
+        raise InvalidInput({"owner_id": ["Not an active member of this workspace."]})
 
 
 def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Contact:
     """Create a contact owned by ``data['owner_id']`` or by the actor."""
     values = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     values.setdefault("owner_id", actor.user_id)
+    for name in ("first_name", "last_name"):
+        if values.get(name) is None:
+            values[name] = ""
+    _check_storable(values)
+    _check_identity(values)
+    check_owner(session, actor, values["owner_id"], "create")
     contact = Contact(created_by_id=actor.user_id, **values)
     session.add(contact)
     session.flush()
     record(
-        session, actor_id=actor.user_id, action="created", entity="contact",
-        entity_id=contact.id, changes={k: [None, _jsonable(v)] for k, v in values.items()},
+        session,
+        actor_id=actor.user_id,
+        action="created",
+        entity="contact",
+        entity_id=contact.id,
+        changes={k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, "")},
     )
     session.commit()
     return contact
 
 
-def update_contact(session: DbSession, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
+def update_contact(
+    session: DbSession, actor: Actor, contact: Contact, data: dict[str, Any]
+) -> Contact:
     """Apply the given fields; the audit entry lists only what really changed."""
+    new = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
+    for name in ("first_name", "last_name"):
+        if name in new and new[name] is None:
+            new[name] = ""
+    _check_storable(new)
+    changed = {k: v for k, v in new.items() if getattr(contact, k) != v}
+    if any(name in changed for name in IDENTITY_FIELDS):
+        _check_identity({name: new.get(name, getattr(contact, name)) for name in IDENTITY_FIELDS})
+    if "owner_id" in changed:
+        check_owner(session, actor, changed["owner_id"], "edit")
     changes: dict[str, list[Any]] = {}
-    for field, value in data.items():
-        if field not in EDITABLE_FIELDS:
-            continue
-        old = getattr(contact, field)
-        if old != value:
-            changes[field] = [_jsonable(old), _jsonable(value)]
-            setattr(contact, field, value)
+    for field, value in changed.items():
+        changes[field] = [_jsonable(getattr(contact, field)), _jsonable(value)]
+        setattr(contact, field, value)
     if changes:
         record(
-            session, actor_id=actor.user_id, action="updated", entity="contact",
-            entity_id=contact.id, changes=changes,
+            session,
+            actor_id=actor.user_id,
+            action="updated",
+            entity="contact",
+            entity_id=contact.id,
+            changes=changes,
         )
     session.commit()
     return contact
@@ -51,43 +130,68 @@ def update_contact(session: DbSession, actor: Actor, contact: Contact, data: dic
 def delete_contact(session: DbSession, actor: Actor, contact: Contact) -> None:
     """Delete a contact (hard delete for now; the workspace issue adds a trash)."""
     record(
-        session, actor_id=actor.user_id, action="deleted", entity="contact",
-        entity_id=contact.id, changes={"name": [contact.full_name, None]},
+        session,
+        actor_id=actor.user_id,
+        action="deleted",
+        entity="contact",
+        entity_id=contact.id,
+        changes={"name": [contact.full_name, None]},
     )
     session.delete(contact)
     session.commit()
 
 
-def get_visible_contact(session: DbSession, actor: Actor, contact_id: int, action: str = "view") -> Contact | None:
+def get_visible_contact(
+    session: DbSession, actor: Actor, contact_id: int, action: str = "view"
+) -> Contact | None:
     """The contact if it exists and ``actor`` may ``action`` it; None otherwise (the
-    caller answers 404 either way, so "not yours" looks like "not there")."""
+    caller answers 404 either way, so "not yours" looks like "not there"). Ids that can
+    not exist (outside bigint) are simply not found."""
+    if not 1 <= contact_id <= MAX_ID:
+        return None
     contact = session.get(Contact, contact_id)
     if contact is None or not record_in_scope(actor, "contacts", action, contact.owner_id):
         return None
     return contact
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search_condition(q: str) -> Any:
-    """Case-insensitive match on name, email, phone digits and company."""
-    term = f"%{q.strip().lower()}%"
-    digits = "".join(ch for ch in q if ch.isdigit())
+    """Case-insensitive substring match on name, email and company, and on the phone's
+    digits when ``q`` holds at least three. ``%`` and ``_`` are matched literally."""
+    q = _UNSTORABLE.sub("", q)
+    term = f"%{_like_escape(q.strip())}%"
+    digits = "".join(ch for ch in q if ch in "0123456789")
     conditions = [
-        func.lower(Contact.first_name + " " + Contact.last_name).like(term),
-        func.lower(func.coalesce(Contact.email, "")).like(term),
-        func.lower(func.coalesce(Contact.company_name, "")).like(term),
+        (Contact.first_name + " " + Contact.last_name).ilike(term, escape="\\"),
+        Contact.email.ilike(term, escape="\\"),
+        Contact.company_name.ilike(term, escape="\\"),
     ]
     if len(digits) >= 3:
         conditions.append(
-            func.regexp_replace(func.coalesce(Contact.phone, ""), "[^0-9]", "", "g").like(f"%{digits}%")
+            func.regexp_replace(func.coalesce(Contact.phone, ""), "[^0-9]", "", "g").like(
+                f"%{digits}%"
+            )
         )
     return or_(*conditions)
 
 
-def visible_contacts_query(actor: Actor, q: str | None = None) -> Select[tuple[Contact]]:
-    """Contacts ``actor`` may view, optionally matching ``q``; scope applied in SQL."""
+def visible_contacts_query(
+    actor: Actor, q: str | None = None, *, owner_id: int | None = None, email: str | None = None
+) -> Select[tuple[Contact]]:
+    """Contacts ``actor`` may view, optionally matching ``q`` and the filters; scope is
+    applied in SQL."""
     stmt = apply_record_scope(select(Contact), actor, "contacts", "view", Contact.owner_id)
     if q and q.strip():
         stmt = stmt.where(search_condition(q))
+    if owner_id is not None:
+        stmt = stmt.where(Contact.owner_id == owner_id)
+    if email is not None and email.strip():
+        wanted = _UNSTORABLE.sub("", email).strip().lower()
+        stmt = stmt.where(func.lower(Contact.email) == wanted)
     return stmt
 
 
