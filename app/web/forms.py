@@ -1,18 +1,72 @@
-"""WTForms forms (CSRF-protected) for the pages."""
+"""WTForms forms (CSRF-protected) for the pages.
+
+Every text field is trimmed and refuses control characters (PostgreSQL can not store a
+NUL, and the others are never wanted), so whatever a person types ends as a field
+error or a saved value, never as a server error.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
+
+# C0 controls and DEL; tab and line breaks are allowed where noted.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def strip(value: Any) -> Any:
+    """Trim surrounding whitespace from submitted text."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class PlainText:
+    """Refuse control characters (line breaks only where ``multiline``)."""
+
+    def __init__(self, multiline: bool = False) -> None:
+        self.pattern = _CONTROL if multiline else _CONTROL_SINGLE_LINE
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if isinstance(field.data, str) and self.pattern.search(field.data):
+            # Stop here: the format checks after this one would only repeat the complaint.
+            raise StopValidation(str(_l("Remove the invisible control characters.")))
+
+
+def workspace_slug(value: Any) -> Any:
+    """Accept what people paste: ``acme``, ``acme.<domain>`` or a full workspace URL."""
+    if not isinstance(value, str):
+        return value
+    slug = value.strip().lower()
+    slug = re.sub(r"^[a-z][a-z0-9+.-]*://", "", slug)
+    slug = slug.split("/", 1)[0]
+    server = str(current_app.config.get("SERVER_NAME") or "").lower()
+    for suffix in (f".{server}", f".{server.split(':', 1)[0]}"):
+        if server and slug.endswith(suffix):
+            slug = slug[: -len(suffix)]
+            break
+    return slug
 
 
 class LoginForm(FlaskForm):
     """Workspace sign-in."""
 
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[DataRequired(), PlainText(), Length(max=254), Email()],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField(_l("Remember me"))
 
 
@@ -21,34 +75,85 @@ class FindWorkspaceForm(FlaskForm):
 
     slug = StringField(
         _l("Workspace address"),
-        validators=[DataRequired(), Length(min=3, max=40), Regexp(r"^[a-z0-9-]+$", message=_l("Use lowercase letters, digits and hyphens."))],
+        filters=[workspace_slug],
+        validators=[
+            DataRequired(),
+            PlainText(),
+            Length(min=3, max=40),
+            Regexp(
+                r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+                message=_l("Use lowercase letters, digits and hyphens."),
+            ),
+        ],
+        render_kw={
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "autofocus": True,
+            "placeholder": _l("your-team"),
+        },
     )
 
 
 class ContactForm(FlaskForm):
     """Create or edit a contact."""
 
-    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=100)])
-    last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=100)])
-    email = EmailField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
+    first_name = StringField(
+        _l("First name"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=100)],
+        render_kw={"autocomplete": "off"},
+    )
+    last_name = StringField(
+        _l("Last name"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=100)],
+        render_kw={"autocomplete": "off"},
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=254), Email()],
+        render_kw={"autocomplete": "off"},
+    )
     phone = StringField(
         _l("Phone"),
-        validators=[Optional(), Length(max=40), Regexp(r"^[0-9+()\-. /x]*$", message=_l("Use digits, spaces and + ( ) - . only."))],
+        filters=[strip],
+        validators=[
+            Optional(),
+            PlainText(),
+            Length(max=40),
+            Regexp(r"^[0-9+()\-. /x]*$", message=_l("Use digits, spaces and + ( ) - . only.")),
+        ],
+        render_kw={"autocomplete": "off", "inputmode": "tel", "dir": "ltr"},
     )
-    title = StringField(_l("Job title"), validators=[Optional(), Length(max=150)])
-    company_name = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=20000)])
+    title = StringField(
+        _l("Job title"), filters=[strip], validators=[Optional(), PlainText(), Length(max=150)]
+    )
+    company_name = StringField(
+        _l("Company"), filters=[strip], validators=[Optional(), PlainText(), Length(max=200)]
+    )
+    notes = TextAreaField(
+        _l("Notes"),
+        filters=[strip],
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
+        render_kw={"rows": 5},
+    )
 
-    def validate(self, extra_validators: object = None) -> bool:
+    def validate(self, extra_validators: Any = None) -> bool:
         """Field checks, plus: a contact needs a name or an email."""
         ok = super().validate(extra_validators=extra_validators)
         if ok and not (self.first_name.data or self.last_name.data or self.email.data):
-            self.first_name.errors = [*self.first_name.errors, str(_l("Give at least a name or an email."))]
+            self.first_name.errors = [
+                *self.first_name.errors,
+                str(_l("Give at least a name or an email.")),
+            ]
             return False
         return ok
 
     def values(self) -> dict[str, str | None]:
         """Cleaned values for the contact service (blank -> None for optional fields)."""
+
         def clean(value: str | None) -> str | None:
             value = (value or "").strip()
             return value or None

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.access.policy import may, record_in_scope
-from app.api.pagination import page, paginate, parse_sort
+from app.api.pagination import SortKey, page, paginate, parse_sort
 from app.contacts import services as contact_services
 from app.contacts.models import Contact
 from app.database import db
-from app.errors import ApiError
+from app.errors import ApiError, InvalidInput
 from app.hosts import workspace_blueprint
 from app.identity.services import authenticate
 from app.identity.sessions import Member, load_member
@@ -22,12 +27,33 @@ from tenants.models import TenantStatus
 bp = workspace_blueprint("workspace", __name__)
 
 PAGE_SIZE = 25
+MAX_QUERY_LENGTH = 200
 SORTS = {
     "created_at": (Contact.created_at, "datetime"),
     "last_name": (Contact.last_name, "str"),
     "email": (Contact.email, "str"),
 }
-OPEN_ENDPOINTS = frozenset({"workspace.login", "workspace.suspended"})
+DEFAULT_SORT = "-created_at"
+SORT_CHOICES = (
+    ("-created_at", _l("Newest first")),
+    ("created_at", _l("Oldest first")),
+    ("last_name", _l("Last name A-Z")),
+    ("-last_name", _l("Last name Z-A")),
+    ("email", _l("Email A-Z")),
+)
+ROLE_LABELS = {
+    "owner": _l("Owner"),
+    "admin": _l("Admin"),
+    "manager": _l("Manager"),
+    "sales_rep": _l("Sales rep"),
+    "viewer": _l("Viewer"),
+}
+# Reachable while the workspace is suspended: the notice itself, and signing out.
+SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
+# Control characters and whitespace never appear in a path we redirect to; browsers
+# drop tabs and newlines, which would turn "/\t/evil.example" into "//evil.example".
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @bp.before_request
@@ -37,9 +63,15 @@ def _guard() -> Response | None:
     _ = current_user.is_authenticated
     if g.get("foreign_identity"):
         abort(404)
-    if g.tenant.status == TenantStatus.SUSPENDED and request.endpoint != "workspace.suspended":
+    if g.tenant.status == TenantStatus.SUSPENDED and request.endpoint not in SUSPENDED_ENDPOINTS:
         return redirect(url_for("workspace.suspended"))
     return None
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    # App-wide, so that error pages rendered on a workspace host can use it too.
+    return {"role_label": lambda key: ROLE_LABELS.get(key, key)}
 
 
 def member() -> Member:
@@ -48,42 +80,60 @@ def member() -> Member:
     return current
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-host paths: never an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this host, else the contact list (no open redirect)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not _UNSAFE_IN_NEXT.search(target)
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("workspace.contacts")
 
 
 @bp.get("/suspended")
-def suspended() -> str | Response:
+def suspended() -> tuple[str, int] | Response:
     """The page every user of a suspended workspace sees."""
     if g.tenant.status != TenantStatus.SUSPENDED:
         return redirect(url_for("workspace.home"))
-    return render_template("workspace/suspended.html"), 403  # type: ignore[return-value]
+    return render_template("workspace/suspended.html"), 403
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
-    """Sign in to this workspace."""
+    """Sign in to this workspace.
+
+    A wrong email and a wrong password get the same message, so the page does not tell
+    who is a member.
+    """
+    next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(url_for("workspace.contacts"))
+        return redirect(next_url)
     form = LoginForm()
+    login_failed = False
     if form.validate_on_submit():
-        user = authenticate(db.session, tenant_id=g.tenant.id, email=form.email.data or "", password=form.password.data or "")
-        if user is not None:
-            found = load_member(g.tenant.id, user.id)
-            if found is not None:
-                login_user(found, remember=bool(form.remember.data))
-                return redirect(_safe_next(request.args.get("next")))
-        form.password.errors = [_("Wrong email or password.")]
-    return render_template("workspace/login.html", form=form)
+        user = authenticate(
+            db.session,
+            tenant_id=g.tenant.id,
+            email=form.email.data or "",
+            password=form.password.data or "",
+        )
+        found = load_member(g.tenant.id, user.id) if user is not None else None
+        if found is not None:
+            login_user(found, remember=bool(form.remember.data))
+            return redirect(next_url)
+        login_failed = True
+    return render_template("workspace/login.html", form=form, login_failed=login_failed)
 
 
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out."""
     logout_user()
+    flash(_("You have signed out."), "info")
     return redirect(url_for("workspace.login"))
 
 
@@ -94,6 +144,12 @@ def home() -> Response:
     return redirect(url_for("workspace.contacts"))
 
 
+def _contact_page(q: str, sort: SortKey, cursor: str | None) -> tuple[list[Contact], str | None]:
+    stmt = contact_services.visible_contacts_query(member().actor, q)
+    rows = list(db.session.scalars(paginate(stmt, sort, Contact.id, cursor, PAGE_SIZE)))
+    return page(rows, sort, PAGE_SIZE)
+
+
 @bp.get("/contacts")
 @login_required
 def contacts() -> str:
@@ -101,33 +157,50 @@ def contacts() -> str:
     actor = member().actor
     if not may(actor, "contacts", "view"):
         abort(403)
-    q = request.args.get("q", "")[:200]
+    q = _CONTROL.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
+    cursor = request.args.get("cursor") or None
     try:
-        sort = parse_sort(request.args.get("sort"), SORTS, "-created_at")
-        stmt = paginate(contact_services.visible_contacts_query(actor, q), sort, Contact.id, request.args.get("cursor"), PAGE_SIZE)
-        rows, next_cursor = page(list(db.session.scalars(stmt)), sort, PAGE_SIZE)
+        sort = parse_sort(request.args.get("sort"), SORTS, DEFAULT_SORT)
     except ApiError:
-        # A hand-edited sort or cursor: show the first page instead of an error.
-        sort = parse_sort(None, SORTS, "-created_at")
-        stmt = paginate(contact_services.visible_contacts_query(actor, q), sort, Contact.id, None, PAGE_SIZE)
-        rows, next_cursor = page(list(db.session.scalars(stmt)), sort, PAGE_SIZE)
+        # A hand-edited sort: fall back to the default order.
+        sort, cursor = parse_sort(None, SORTS, DEFAULT_SORT), None
+    try:
+        rows, next_cursor = _contact_page(q, sort, cursor)
+    except ApiError:
+        # A hand-edited or stale cursor: show the first page instead of an error.
+        cursor = None
+        rows, next_cursor = _contact_page(q, sort, None)
     return render_template(
         "workspace/contacts/list.html",
         contacts=rows,
         q=q,
         sort=("-" if sort.descending else "") + sort.name,
+        sort_choices=SORT_CHOICES,
+        is_first_page=cursor is None,
         next_cursor=next_cursor,
         can_create=may(actor, "contacts", "create"),
     )
 
 
 def _contact_or_404(contact_id: int, action: str = "view") -> Contact:
-    contact = contact_services.get_visible_contact(db.session, member().actor, contact_id)
+    """The contact if the member may see it (404 otherwise) and may ``action`` it (403)."""
+    actor = member().actor
+    contact = contact_services.get_visible_contact(db.session, actor, contact_id)
     if contact is None:
         abort(404)
-    if action != "view" and not record_in_scope(member().actor, "contacts", action, contact.owner_id):
+    if action != "view" and not record_in_scope(actor, "contacts", action, contact.owner_id):
         abort(403)
     return contact
+
+
+def _show_refusal(form: ContactForm, refusal: InvalidInput) -> None:
+    """Put a service's refusal on the form: on the field it names, else on the form."""
+    for name, messages in refusal.details.items():
+        target = form._fields.get(name)
+        if target is not None and name != "csrf_token":
+            target.errors = [*target.errors, *messages]
+        else:
+            form.form_errors = [*form.form_errors, *messages]
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -138,9 +211,13 @@ def contact_new() -> str | Response:
         abort(403)
     form = ContactForm()
     if form.validate_on_submit():
-        contact = contact_services.create_contact(db.session, member().actor, form.values())
-        flash(_("Contact created."), "success")
-        return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
+        try:
+            contact = contact_services.create_contact(db.session, member().actor, form.values())
+        except InvalidInput as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(_("Contact created."), "success")
+            return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
     return render_template("workspace/contacts/form.html", form=form, contact=None)
 
 
@@ -153,6 +230,7 @@ def contact_detail(contact_id: int) -> str:
     return render_template(
         "workspace/contacts/detail.html",
         contact=contact,
+        is_mine=contact.owner_id == actor.user_id,
         can_edit=record_in_scope(actor, "contacts", "edit", contact.owner_id),
         can_delete=record_in_scope(actor, "contacts", "delete", contact.owner_id),
     )
@@ -165,10 +243,22 @@ def contact_edit(contact_id: int) -> str | Response:
     contact = _contact_or_404(contact_id, "edit")
     form = ContactForm(obj=contact)
     if form.validate_on_submit():
-        contact_services.update_contact(db.session, member().actor, contact, form.values())
-        flash(_("Contact saved."), "success")
-        return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
+        try:
+            contact_services.update_contact(db.session, member().actor, contact, form.values())
+        except InvalidInput as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
     return render_template("workspace/contacts/form.html", form=form, contact=contact)
+
+
+@bp.get("/contacts/<int:contact_id>/delete")
+@login_required
+def contact_delete_confirm(contact_id: int) -> str:
+    """Ask before deleting (pages with scripts ask in a dialog on the card instead)."""
+    contact = _contact_or_404(contact_id, "delete")
+    return render_template("workspace/contacts/delete.html", contact=contact)
 
 
 @bp.post("/contacts/<int:contact_id>/delete")
@@ -176,7 +266,7 @@ def contact_edit(contact_id: int) -> str | Response:
 def contact_delete(contact_id: int) -> Response:
     """Delete a contact."""
     contact = _contact_or_404(contact_id, "delete")
+    name = contact.full_name
     contact_services.delete_contact(db.session, member().actor, contact)
-    flash(_("Contact deleted."), "success")
+    flash(_("%(name)s was deleted.", name=name) if name else _("Contact deleted."), "success")
     return redirect(url_for("workspace.contacts"))
-
