@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, g
+from flask import Flask, abort, g, request
 from sqlalchemy import select
 
 from app.database import DbSession
@@ -79,6 +79,16 @@ def _reset(_exc: BaseException | None = None) -> None:
         reset_current_tenant(token)
 
 
+def _refuse_malformed_host(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Werkzeug drops empty labels when it splits off the subdomain, so ".<domain>" would
+    # be served as the apex and "..acme.<domain>" as acme: such hosts are not ours. This
+    # runs before any blueprint binds a tenant.
+    host = request.host
+    if host and not host.startswith("[") and "" in host.rsplit(":", 1)[0].split("."):
+        abort(404)
+
+
 def init_app(app: Flask) -> None:
-    """Reset the binding at the end of every request, whatever happened."""
+    """Refuse malformed hosts; reset the binding at the end of every request."""
+    app.url_value_preprocessor(_refuse_malformed_host)
     app.teardown_request(_reset)

@@ -1,0 +1,1 @@
+"""Tests of the tenancy core: binding, resolution, provisioning, fleet."""

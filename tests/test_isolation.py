@@ -1,0 +1,802 @@
+"""Cross-tenant isolation, route by route: tenant B never reaches tenant A's data.
+
+``REGISTRY`` says how to exercise every endpoint of the application. A route missing
+from it fails ``test_every_route_is_registered``. Every registered endpoint and method
+is then tried by B's member with A's ids, with B's session cookie replayed on A's host,
+with tokens on the wrong host, through forged ``Host`` headers, with schema names and
+other junk in the subdomain, and with tenant-looking headers a client can set. No answer
+may ever contain A's data, and A's rows must be exactly as they were afterwards.
+
+``test_probe_reaches_the_view`` keeps the probes honest: a member of a third workspace,
+on its own host with its own ids, gets the probe's normal answer, so a 404 elsewhere
+means "refused", not "the probe was malformed".
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect, Rule
+from werkzeug.test import TestResponse
+
+from app.database import TenantBase, db
+from app.hosts import SUBDOMAIN
+from tenants.binding import bind_connection
+from tenants.context import TenantRef
+from tests.conftest import PASSWORD, SERVER_NAME, Factory, TenantFixture, csrf_token_from, login
+
+# Hosts outside SERVER_NAME make Werkzeug warn (and answer 404): expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:Current server name:UserWarning")
+
+APEX = SERVER_NAME
+SECRET_PREFIX = "ALPHA-SECRET"
+WRITE_NAME = "BETA-WRITE"
+CONTACT = {"contact_id": "contact"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to exercise one endpoint.
+
+    ``ok`` maps each HTTP method to the status a member of the workspace gets when
+    using the probe on its own host with its own objects. ``ids`` maps URL values to
+    the kind of object they name (see ``OBJECTS``). Form values may use ``{email}``,
+    ``{password}`` (the caller's) and ``{slug}`` (the targeted workspace); forms also
+    carry the caller's CSRF token.
+    """
+
+    ok: Mapping[str, int | tuple[int, ...]]
+    ids: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    json: Mapping[str, Any] | None = None
+    form: Mapping[str, str] | None = None
+    public: bool = False  # answers without signing in
+    signs_out: bool = False  # ends the session (its normal answer is the sign-in page)
+
+    def ok_statuses(self, method: str) -> set[int]:
+        expected = self.ok[method]
+        return {expected} if isinstance(expected, int) else set(expected)
+
+
+_API: dict[str, Probe] = {
+    "me": Probe(ok={"GET": 200}),
+    "list_contacts": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "200"}),
+    "create_contact": Probe(
+        ok={"POST": 201}, json={"first_name": WRITE_NAME, "email": "beta-write@example.com"}
+    ),
+    "get_contact": Probe(ok={"GET": 200}, ids=CONTACT),
+    "update_contact": Probe(
+        ok={"PATCH": 200}, ids=CONTACT, json={"first_name": WRITE_NAME, "notes": WRITE_NAME}
+    ),
+    "delete_contact": Probe(ok={"DELETE": 204}, ids=CONTACT),
+    "openapi_json": Probe(ok={"GET": 200}, public=True),
+    "docs": Probe(ok={"GET": 200}, public=True),
+}
+
+# Every endpoint of the application (except "static"). A new route goes here.
+REGISTRY: dict[str, Probe] = {
+    # Apex host.
+    "health.healthz": Probe(ok={"GET": 200}, public=True),
+    "health.readyz": Probe(ok={"GET": (200, 503)}, public=True),
+    "apex.landing": Probe(ok={"GET": 200}, public=True),
+    "apex.login": Probe(ok={"GET": 200, "POST": 302}, form={"slug": "{slug}"}, public=True),
+    # Workspace pages.
+    "workspace.login": Probe(
+        ok={"GET": 302, "POST": 302},
+        form={"email": "{email}", "password": "{password}"},
+        public=True,
+    ),
+    "workspace.logout": Probe(ok={"POST": 302}, form={}, signs_out=True),
+    "workspace.suspended": Probe(ok={"GET": 302}, public=True),
+    "workspace.home": Probe(ok={"GET": 302}),
+    "workspace.contacts": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX}),
+    "workspace.contact_new": Probe(ok={"GET": 200, "POST": 302}, form={"first_name": WRITE_NAME}),
+    "workspace.contact_detail": Probe(ok={"GET": 200}, ids=CONTACT),
+    "workspace.contact_edit": Probe(
+        ok={"GET": 200, "POST": 302},
+        ids=CONTACT,
+        form={"first_name": WRITE_NAME, "notes": WRITE_NAME},
+    ),
+    "workspace.contact_delete_confirm": Probe(ok={"GET": 200}, ids=CONTACT),
+    "workspace.contact_delete": Probe(ok={"POST": 302}, ids=CONTACT, form={}),
+    # The REST API, on workspace hosts ("api") and, for tokens, on the apex ("api_apex").
+    **{f"{bp}.{name}": probe for bp in ("api", "api_apex") for name, probe in _API.items()},
+}
+
+CASES = [
+    pytest.param(endpoint, method, id=f"{endpoint}-{method}")
+    for endpoint, probe in REGISTRY.items()
+    for method in probe.ok
+]
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@dataclass(frozen=True)
+class Party:
+    """A workspace and its signed-in owner: token, session cookie and CSRF token."""
+
+    tf: TenantFixture
+    cookie: str
+    csrf: str
+
+    @property
+    def host(self) -> str:
+        return self.tf.host
+
+    @property
+    def slug(self) -> str:
+        return self.tf.slug
+
+    @property
+    def token(self) -> str:
+        return self.tf.token
+
+    @property
+    def email(self) -> str:
+        return self.tf.owner_email
+
+
+@dataclass
+class World:
+    """Tenant A (the victim, with secrets), B (the attacker) and C (the control)."""
+
+    app: Flask
+    client: FlaskClient
+    a: Party
+    b: Party
+    c: Party
+    marker: str
+    a_ids: dict[str, int]
+    a_rows: list[dict[str, Any]]
+
+
+def wsgi_host(host: str) -> str:
+    """``host`` as a WSGI server hands the raw Host header over (bytes as latin-1)."""
+    return host.encode("utf-8").decode("latin-1")
+
+
+def _api(world: World, party: Party, method: str, path: str, **kwargs: Any) -> TestResponse:
+    return world.client.open(
+        path,
+        method=method,
+        headers=party.tf.auth(),
+        environ_overrides={"HTTP_HOST": party.host},
+        **kwargs,
+    )
+
+
+def _new_contact(world: World, party: Party, name: str) -> int:
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/contacts",
+        json={
+            "first_name": f"{name}-first",
+            "last_name": f"{name}-last",
+            "email": f"{name.lower()}@{party.slug}.example",
+            "company_name": f"{name} Inc",
+            "notes": f"notes of {name}",
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    contact_id: int = response.get_json()["id"]
+    return contact_id
+
+
+# Makes one object of a kind in a workspace (through its API); returns its id.
+OBJECTS: dict[str, Callable[[World, Party, str], int]] = {"contact": _new_contact}
+
+
+def a_rows(world: World) -> list[dict[str, Any]]:
+    """Every contact of A, as A's own token sees them."""
+    response = _api(world, world.a, "GET", "/api/v1/contacts", query_string={"limit": "200"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["next_cursor"] is None
+    return sorted(body["items"], key=lambda row: row["id"])
+
+
+def assert_a_untouched(world: World) -> None:
+    """A's rows: same count, same names, same everything."""
+    assert a_rows(world) == world.a_rows, "A's contacts changed"
+
+
+def _offset_identities(app: Flask, tf: TenantFixture, start: int) -> None:
+    """Start A's ids far from B's, so that "A's id on B's host" names nothing of B's."""
+    ref = TenantRef(id=tf.tenant.id, slug=tf.slug, schema_name=tf.tenant.schema_name)
+    with app.app_context(), db.engine.begin() as conn:
+        bind_connection(conn, ref)
+        for table in TenantBase.metadata.sorted_tables:
+            for column in table.columns:
+                if column.identity is not None:
+                    conn.execute(
+                        text(
+                            f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" '
+                            f"RESTART WITH {int(start)}"
+                        )
+                    )
+
+
+def _party(app: Flask, tf: TenantFixture) -> Party:
+    client = app.test_client()
+    assert login(client, tf).status_code == 302
+    page = client.get("/contacts/new", base_url=tf.base_url)
+    assert page.status_code == 200
+    csrf = csrf_token_from(page.get_data(as_text=True))
+    cookie = client.get_cookie("session", domain=tf.host)
+    assert cookie is not None
+    return Party(tf, cookie.value, csrf)
+
+
+@pytest.fixture(scope="module")
+def world(app: Flask) -> World:
+    """Three workspaces, made once per module; A holds the secrets."""
+    factory = Factory(app)
+    a_tf = factory.tenant("alpha", name="Alpha Ltd")
+    b_tf = factory.tenant("beta", name="Beta GmbH")
+    c_tf = factory.tenant("gamma", name="Gamma SA")
+    _offset_identities(app, a_tf, 1_000_000)
+    w = World(
+        app=app,
+        client=app.test_client(use_cookies=False),
+        a=_party(app, a_tf),
+        b=_party(app, b_tf),
+        c=_party(app, c_tf),
+        marker=f"{SECRET_PREFIX}-{uuid.uuid4().hex}",
+        a_ids={},
+        a_rows=[],
+    )
+    for kind, make in OBJECTS.items():
+        ids = [make(w, w.a, f"{w.marker}-{kind}-{n}") for n in range(3)]
+        w.a_ids[kind] = ids[0]
+        for n in range(2):
+            make(w, w.b, f"BETA-{uuid.uuid4().hex}-{kind}-{n}")
+    w.a_rows = a_rows(w)
+    assert len(w.a_rows) == 3
+    assert all(w.marker in row["first_name"] for row in w.a_rows)
+    return w
+
+
+# ------------------------------------------------------------------------ requests
+
+
+def rule_of(app: Flask, endpoint: str) -> Rule:
+    rules = list(app.url_map.iter_rules(endpoint))
+    assert rules, f"no route for {endpoint}"
+    return rules[0]
+
+
+def kind_of(app: Flask, endpoint: str) -> str:
+    """``page``/``api`` on workspace hosts, ``apex``/``api_apex`` on the apex host."""
+    rule = rule_of(app, endpoint)
+    tenant_host = rule.subdomain == SUBDOMAIN
+    api = rule.rule.startswith("/api/")
+    if tenant_host:
+        return "api" if api else "page"
+    return "api_apex" if api else "apex"
+
+
+def path_for(app: Flask, endpoint: str, ids: Mapping[str, int]) -> str:
+    """The endpoint's path with ``ids`` (object kind -> id) filled in."""
+    probe = REGISTRY[endpoint]
+    values = {arg: ids[kind] for arg, kind in probe.ids.items()}
+    return re.sub(
+        r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule_of(app, endpoint).rule
+    )
+
+
+def routed(app: Flask, subdomain: str, path: str, method: str) -> str | None:
+    """The endpoint that ``path`` reaches on a host (None: no route there)."""
+    adapter = app.url_map.bind(SERVER_NAME, subdomain=subdomain)
+    try:
+        endpoint, _ = adapter.match(path, method=method)
+    except (HTTPException, RequestRedirect):
+        return None
+    return str(endpoint)
+
+
+def leaks(world: World, response: TestResponse) -> list[str]:
+    """Pieces of A's data found in a response (body or headers)."""
+    seen = (response.get_data(as_text=True) + "\n" + str(response.headers)).lower()
+    secrets = [world.marker, world.a.email]
+    return [secret for secret in secrets if secret.lower() in seen]
+
+
+def call(
+    world: World,
+    endpoint: str,
+    method: str,
+    *,
+    host: str,
+    actor: Party,
+    ids: Mapping[str, int],
+    slug: str,
+    cookie: bool = False,
+    token: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> TestResponse:
+    """Exercise ``endpoint`` on ``host`` as ``actor`` (cookie and/or token); asserts
+    that nothing of A's comes back."""
+    probe = REGISTRY[endpoint]
+    sent: dict[str, str] = {}
+    if cookie:
+        sent["Cookie"] = f"session={actor.cookie}"
+        sent["X-CSRFToken"] = actor.csrf
+    if token:
+        sent["Authorization"] = f"Bearer {actor.token}"
+    sent.update(headers or {})
+    kwargs: dict[str, Any] = {}
+    if method != "GET":
+        if probe.json is not None:
+            kwargs["json"] = dict(probe.json)
+        if probe.form is not None:
+            values = {"email": actor.email, "password": PASSWORD, "slug": slug}
+            form = {key: value.format(**values) for key, value in probe.form.items()}
+            kwargs["data"] = {**form, "csrf_token": actor.csrf}
+    path = path_for(world.app, endpoint, ids)
+    response = world.client.open(
+        path,
+        method=method,
+        query_string=dict(probe.query),
+        headers=sent,
+        environ_overrides={"HTTP_HOST": wsgi_host(host)},
+        **kwargs,
+    )
+    found = leaks(world, response)
+    assert not found, (
+        f"{method} {path} on {host!r} ({describe(actor, cookie, token)}) "
+        f"answered {response.status_code} with A's data {found}"
+    )
+    return response
+
+
+def describe(actor: Party, cookie: bool, token: bool) -> str:
+    ways = [w for w, used in (("cookie", cookie), ("token", token)) if used]
+    return f"{actor.slug} {'+'.join(ways) or 'anonymous'}"
+
+
+def expect(response: TestResponse, allowed: set[int], what: str) -> None:
+    assert response.status_code in allowed, (
+        f"{what}: got {response.status_code}, expected one of {sorted(allowed)}: "
+        f"{response.get_data(as_text=True)[:300]}"
+    )
+
+
+def expect_sent_to_login(response: TestResponse, what: str) -> None:
+    """A page without a valid session: the sign-in page, or a refusal."""
+    if response.status_code == 302:
+        assert urlsplit(response.location).path == "/login", f"{what}: {response.location}"
+    else:
+        expect(response, {400, 401, 403, 404}, what)
+
+
+NO_ROUTE = {404, 405}
+
+
+def case_variants(host: str) -> list[str]:
+    """The same host as a client may spell it: letter case and the default port.
+
+    Host names are case-insensitive, so these all name A's workspace (as browsers,
+    which lower-case them, would): B's credentials must be refused on every one.
+    """
+    mixed = "".join(ch.upper() if i % 2 else ch for i, ch in enumerate(host))
+    return [host, host.upper(), mixed, f"{host}:80"]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_route_is_registered(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    missing = sorted(endpoints - REGISTRY.keys())
+    assert not missing, (
+        f"New routes {missing}: add them to REGISTRY in tests/test_isolation.py "
+        "(methods, ids, body) so the isolation suite exercises them across tenants."
+    )
+    stale = sorted(REGISTRY.keys() - endpoints)
+    assert not stale, f"REGISTRY in tests/test_isolation.py names removed routes: {stale}"
+    for endpoint, probe in REGISTRY.items():
+        methods: set[str] = set()
+        arguments: set[str] = set()
+        for rule in app.url_map.iter_rules(endpoint):
+            methods |= (rule.methods or set()) - {"HEAD", "OPTIONS"}
+            arguments |= set(rule.arguments) - {"tenant_slug"}
+        assert set(probe.ok) == methods, (
+            f"{endpoint} answers {sorted(methods)}; give REGISTRY an expected status for "
+            f"each (it has {sorted(probe.ok)})"
+        )
+        assert set(probe.ids) == arguments, (
+            f"{endpoint} takes {sorted(arguments)}; REGISTRY maps {sorted(probe.ids)}"
+        )
+        unknown = set(probe.ids.values()) - OBJECTS.keys()
+        assert not unknown, f"{endpoint}: add a maker for {sorted(unknown)} to OBJECTS"
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_probe_reaches_the_view(world: World, endpoint: str, method: str) -> None:
+    """Control: C's own member, own host, own (fresh) objects gets the normal answer."""
+    c = world.c
+    probe = REGISTRY[endpoint]
+    kind = kind_of(world.app, endpoint)
+    ways = {
+        "page": [(c.host, True, False)],
+        "api": [(c.host, True, False), (c.host, False, True)],
+        "api_apex": [(APEX, False, True)],
+        "apex": [(APEX, True, False)],
+    }[kind]
+    for host, cookie, token in ways:
+        ids = {name: make(world, c, f"GAMMA-{uuid.uuid4().hex}") for name, make in OBJECTS.items()}
+        response = call(
+            world, endpoint, method, host=host, actor=c, ids=ids, slug=c.slug,
+            cookie=cookie, token=token,
+        )
+        what = f"control {method} {endpoint} on {host} ({describe(c, cookie, token)})"
+        expect(response, probe.ok_statuses(method), what)
+        if response.status_code == 302 and kind == "page" and not probe.signs_out:
+            assert urlsplit(response.location).path != "/login", f"{what}: not signed in"
+    assert_a_untouched(world)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_b_member_with_a_ids(world: World, endpoint: str, method: str) -> None:
+    """B's owner, signed in on B's host (or with B's token on the apex), asks for A's
+    ids: 404; routes without ids answer B's own business as usual."""
+    a, b = world.a, world.b
+    probe = REGISTRY[endpoint]
+    kind = kind_of(world.app, endpoint)
+    ways = {
+        "page": [(b.host, True, False)],
+        "api": [(b.host, True, False), (b.host, False, True)],
+        "api_apex": [(APEX, False, True)],
+        "apex": [(APEX, True, False), (APEX, True, True)],
+    }[kind]
+    expected = {404} if probe.ids else probe.ok_statuses(method)
+    for host, cookie, token in ways:
+        response = call(
+            world, endpoint, method, host=host, actor=b, ids=world.a_ids, slug=a.slug,
+            cookie=cookie, token=token,
+        )
+        expect(response, expected, f"{method} {endpoint} on {host} ({describe(b, cookie, token)})")
+    if kind == "api_apex":
+        # A workspace session means nothing on the apex host: token only.
+        response = call(
+            world, endpoint, method, host=APEX, actor=b, ids=world.a_ids, slug=a.slug, cookie=True
+        )
+        expected = probe.ok_statuses(method) if probe.public else {401}
+        expect(response, expected, f"{method} {endpoint} on the apex with B's session cookie")
+    assert_a_untouched(world)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_b_session_replayed_on_a_host(world: World, endpoint: str, method: str) -> None:
+    """B's session cookie (and CSRF token) sent to A's host: 404 (401 for the API)."""
+    a, b = world.a, world.b
+    path = path_for(world.app, endpoint, world.a_ids)
+    target = routed(world.app, a.slug, path, method)
+    for host in case_variants(a.host):
+        response = call(
+            world, endpoint, method, host=host, actor=b, ids=world.a_ids, slug=a.slug, cookie=True
+        )
+        what = f"B's cookie: {method} {path} on {host} (reaches {target})"
+        if target is None:
+            expect(response, NO_ROUTE, what)
+        elif kind_of(world.app, target) == "page":
+            expect(response, {404}, what)
+        elif REGISTRY[target].public:
+            expect(response, REGISTRY[target].ok_statuses(method), what)
+        else:
+            expect(response, {401, 404}, what)
+    assert_a_untouched(world)
+
+
+def test_b_session_cookie_from_the_jar_on_a_host(world: World) -> None:
+    """The same with a browser-like cookie jar: B's cookie stored for A's domain."""
+    a, b = world.a, world.b
+    client = world.app.test_client()
+    client.set_cookie("session", b.cookie, domain=a.host)
+    contact = world.a_ids["contact"]
+    paths = ("/", "/contacts", f"/contacts/{contact}", "/api/v1/me", f"/api/v1/contacts/{contact}")
+    for path in paths:
+        response = client.get(path, base_url=a.tf.base_url)
+        assert not leaks(world, response), path
+        assert response.status_code == 404, (path, response.status_code)
+    # The jar itself keeps cookies per host: B's own cookie is not sent to A's host.
+    jar = world.app.test_client()
+    jar.set_cookie("session", b.cookie, domain=b.host)
+    response = jar.get("/contacts", base_url=a.tf.base_url)
+    assert response.status_code == 302
+    assert urlsplit(response.location).path == "/login"
+    assert jar.get("/contacts", base_url=b.tf.base_url).status_code == 200
+
+
+def test_cookie_of_a_member_of_both_workspaces_stays_on_its_host(world: World) -> None:
+    """Someone who belongs to A and B: the cookie minted on B is still refused on A
+    (the session names its workspace), and the one minted on A shows A only."""
+    a, b = world.a, world.b
+    factory = Factory(world.app)
+    email = f"both-{uuid.uuid4().hex[:8]}@example.com"
+    factory.member(a.tf, role="viewer", email=email)
+    factory.member(b.tf, role="admin", email=email)
+    cookies = {}
+    for party in (a, b):
+        client = world.app.test_client()
+        assert login(client, party.tf, email=email).status_code == 302
+        cookie = client.get_cookie("session", domain=party.host)
+        assert cookie is not None
+        cookies[party.slug] = cookie.value
+    contact = world.a_ids["contact"]
+    for path in ("/contacts", f"/contacts/{contact}", "/api/v1/me", f"/api/v1/contacts/{contact}"):
+        response = world.client.get(
+            path,
+            headers={"Cookie": f"session={cookies[b.slug]}"},
+            environ_overrides={"HTTP_HOST": a.host},
+        )
+        assert not leaks(world, response), path
+        assert response.status_code == 404, (path, response.status_code)
+    response = world.client.get(
+        "/api/v1/me",
+        headers={"Cookie": f"session={cookies[a.slug]}"},
+        environ_overrides={"HTTP_HOST": a.host},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["tenant"]["slug"] == a.slug
+    assert response.get_json()["role"] == "viewer"
+    assert_a_untouched(world)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_tokens_on_the_wrong_host(world: World, endpoint: str, method: str) -> None:
+    """B's token on A's host and A's token on B's host: 401. B's token with A's ids on
+    the apex host (where a token binds its own workspace): 404."""
+    a, b = world.a, world.b
+    path = path_for(world.app, endpoint, world.a_ids)
+    for actor, victim_host in ((b, a), (a, b)):
+        target = routed(world.app, victim_host.slug, path, method)
+        hosts = case_variants(victim_host.host) if actor is b else [victim_host.host]
+        for host in hosts:
+            response = call(
+                world, endpoint, method, host=host, actor=actor, ids=world.a_ids,
+                slug=a.slug, token=True,
+            )
+            what = f"{actor.slug}'s token: {method} {path} on {host} (reaches {target})"
+            if target is None:
+                expect(response, NO_ROUTE, what)
+            elif REGISTRY[target].public:
+                expect(response, set(range(200, 500)), what)
+            elif kind_of(world.app, target) == "api":
+                expect(response, {401}, what)
+            else:
+                expect_sent_to_login(response, what)
+    target = routed(world.app, "", path, method)
+    response = call(
+        world, endpoint, method, host=APEX, actor=b, ids=world.a_ids, slug=a.slug, token=True
+    )
+    what = f"B's token: {method} {path} on the apex (reaches {target})"
+    if target is None:
+        expect(response, NO_ROUTE, what)
+    elif kind_of(world.app, target) == "api_apex" and REGISTRY[target].ids:
+        expect(response, {404}, what)
+    elif target == endpoint and kind_of(world.app, target) == "api_apex":
+        expect(response, REGISTRY[target].ok_statuses(method), what)
+    else:
+        expect(response, set(range(200, 500)), what)
+    assert_a_untouched(world)
+
+
+def forged_hosts(world: World) -> list[str]:
+    """Hosts that must reach no workspace (and no apex page) at all."""
+    a, b = world.a, world.b
+    return [
+        f"nobody-{uuid.uuid4().hex[:8]}.{SERVER_NAME}",
+        "evil.com",
+        f"{a.slug}.evil.com",
+        f"{a.host}.evil.com",
+        f"evil.com.{a.host}",
+        f"x.{a.host}",
+        f"{a.slug}.{b.host}",
+        f"{a.host}:8443",
+        f"{a.host}:1",
+        f"{a.host}.",
+        f".{a.host}",
+        f"..{a.host}",
+        f"{a.slug}..{SERVER_NAME}",
+        f"user@{a.host}",
+        f"{b.host},{a.host}",
+        f"{a.host}/x",
+        f"{a.slug}-.{SERVER_NAME}",
+        f"-{a.slug}.{SERVER_NAME}",
+    ]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_forged_hosts_reach_nothing(world: World, endpoint: str, method: str) -> None:
+    """Even A's own session and token get 404/400 through a host that is not exactly
+    ``<slug>.<domain>``: nothing ever resolves "close enough" to A."""
+    a = world.a
+    for host in forged_hosts(world):
+        for cookie, token in ((True, False), (False, True)):
+            response = call(
+                world, endpoint, method, host=host, actor=a, ids=world.a_ids, slug=a.slug,
+                cookie=cookie, token=token,
+            )
+            what = f"{method} {endpoint} on {host!r} ({describe(a, cookie, token)})"
+            expect(response, {400, 404}, what)
+    assert_a_untouched(world)
+
+
+def injected_labels(world: World) -> list[str]:
+    """Subdomain labels that try to name a schema, or are not a slug at all."""
+    a = world.a
+    return [
+        'a"; drop schema public cascade; --',
+        "a';drop schema public cascade;--",
+        "public",
+        "pg_catalog",
+        "information_schema",
+        "pg_toast",
+        "t_1",
+        a.tf.tenant.schema_name,
+        "crm_no_tenant_bound",
+        "www",
+        "api",
+        "admin",
+        "x" * 41,
+        "x" * 64,
+        "a" * 70,
+        "ümlaut",
+        "\u0430" + a.slug[1:],  # Cyrillic a (U+0430)
+        "\u0430cme",
+        "\u202e" + a.slug,  # right-to-left override
+        "\u05e9\u05dc\u05d5\u05dd",  # Hebrew
+        "%61" + a.slug[1:],
+        "%2e%2e",
+        f"{a.slug}%00",
+        f"{a.slug}\x00",
+        "",
+        " ",
+        "*",
+    ]
+
+
+def schemas(world: World) -> set[str]:
+    with world.app.app_context(), db.engine.connect() as conn:
+        return set(conn.scalars(text("SELECT nspname FROM pg_catalog.pg_namespace")))
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_schema_names_in_the_subdomain(world: World, endpoint: str, method: str) -> None:
+    """Schema names, injection and unicode as the subdomain: 404/400, and every schema
+    is still there afterwards."""
+    a, b = world.a, world.b
+    for label in injected_labels(world):
+        host = f"{label}.{SERVER_NAME}"
+        for cookie, token in ((True, False), (False, True)):
+            response = call(
+                world, endpoint, method, host=host, actor=a, ids=world.a_ids, slug=a.slug,
+                cookie=cookie, token=token,
+            )
+            what = f"{method} {endpoint} on {host!r} ({describe(a, cookie, token)})"
+            expect(response, {400, 404}, what)
+    expected = {
+        "public",
+        "pg_catalog",
+        "information_schema",
+        a.tf.tenant.schema_name,
+        b.tf.tenant.schema_name,
+    }
+    assert expected <= schemas(world)
+    with world.app.app_context(), db.engine.connect() as conn:
+        found = set(
+            conn.scalars(text("SELECT schema_name FROM information_schema.schemata"))
+        )
+    assert expected <= found
+    assert_a_untouched(world)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CASES)
+def test_client_set_tenant_headers_are_ignored(world: World, endpoint: str, method: str) -> None:
+    """X-Forwarded-Host, Forwarded and tenant-ish headers naming A change nothing: B's
+    requests stay B's, and A's token on B's host is still refused."""
+    a, b = world.a, world.b
+    probe = REGISTRY[endpoint]
+    kind = kind_of(world.app, endpoint)
+    headers = {
+        "X-Forwarded-Host": a.host,
+        "Forwarded": f'host="{a.host}";proto=http',
+        "X-Original-Host": a.host,
+        "X-Host": a.host,
+        "X-Forwarded-Server": a.host,
+        "X-Tenant": a.slug,
+        "X-Tenant-Id": str(a.tf.tenant.id),
+        "X-Tenant-Slug": a.slug,
+        "X-Schema": a.tf.tenant.schema_name,
+    }
+    host = b.host if kind in {"page", "api"} else APEX
+    cookie, token = (kind != "api_apex"), (kind == "api_apex")
+    response = call(
+        world, endpoint, method, host=host, actor=b, ids=world.a_ids, slug=a.slug,
+        cookie=cookie, token=token, headers=headers,
+    )
+    expected = {404} if probe.ids else probe.ok_statuses(method)
+    expect(response, expected, f"{method} {endpoint} on {host} with A's host in headers")
+    if kind == "api" and not probe.public:
+        response = call(
+            world, endpoint, method, host=b.host, actor=a, ids=world.a_ids, slug=a.slug,
+            token=True, headers=headers,
+        )
+        expect(response, {401}, f"A's token on B's host, A in the headers: {method} {endpoint}")
+    assert_a_untouched(world)
+
+
+def test_tenant_fields_in_bodies_are_not_honoured(world: World) -> None:
+    """A body can not choose the workspace, nor hand a record to A's people."""
+    a, b = world.a, world.b
+    for extra in (
+        {"tenant_id": a.tf.tenant.id},
+        {"tenant": a.slug},
+        {"schema_name": a.tf.tenant.schema_name},
+        {"owner_id": a.tf.owner_id},
+    ):
+        response = _api(
+            world, b, "POST", "/api/v1/contacts", json={"first_name": WRITE_NAME, **extra}
+        )
+        assert response.status_code == 400, (extra, response.status_code)
+        assert response.get_json()["error"]["code"] == "validation_error"
+    own = _new_contact(world, b, f"BETA-{uuid.uuid4().hex}")
+    response = _api(
+        world, b, "PATCH", f"/api/v1/contacts/{own}", json={"owner_id": a.tf.owner_id}
+    )
+    assert response.status_code == 400, response.status_code
+    response = _api(
+        world, b, "GET", "/api/v1/contacts", query_string={"owner_id": str(a.tf.owner_id)}
+    )
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
+    assert_a_untouched(world)
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        'a"; drop schema public cascade; --',
+        "public",
+        "pg_catalog",
+        "t_1",
+        "\u0430cme",
+        "x" * 64,
+        "%61cme",
+        "",
+    ],
+)
+def test_apex_sign_in_refuses_non_slugs(world: World, slug: str) -> None:
+    """The apex "find my workspace" form only ever redirects to a well-formed host."""
+    c = world.c
+    response = world.client.post(
+        "/login",
+        headers={"Cookie": f"session={c.cookie}"},
+        data={"slug": slug, "csrf_token": c.csrf},
+        environ_overrides={"HTTP_HOST": APEX},
+    )
+    if response.status_code == 302:
+        # Well-formed (if unknown) addresses redirect, so the form can not enumerate
+        # customers; the redirect still names nothing but a plain label.
+        target = urlsplit(response.location)
+        label = target.hostname.removesuffix(f".{SERVER_NAME}") if target.hostname else ""
+        assert re.fullmatch(r"[a-z0-9-]+", label), response.location
+        assert target.netloc == f"{label}.{SERVER_NAME}"
+    else:
+        assert response.status_code == 200, response.status_code
+    assert {"public", "pg_catalog", world.a.tf.tenant.schema_name} <= schemas(world)
