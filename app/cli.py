@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.database import db
 
@@ -26,27 +27,47 @@ def _create_app() -> Flask:
 
 def main() -> None:
     """Console script entry point."""
+    from app.config import ConfigError
+
     cli = FlaskGroup(create_app=_create_app, add_default_commands=False, add_version_option=False)
     cli.help = "CRM platform commands."
     cli.add_command(run_command)
-    cli(prog_name="crm")
+    try:
+        cli(prog_name="crm")
+    except ConfigError as exc:
+        click.secho(f"Configuration error: {exc}", fg="red", err=True)
+        sys.exit(2)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
+
+
+class _CommandGroup(click.Group):
+    """A command group whose commands answer a database failure (server down, wrong
+    address, refused login) with one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            _fail(f"Database error: {reason}")
 
 
 # --------------------------------------------------------------------------- db
 
 
-@click.group("db", help="Schema migrations: public, then every tenant.")
+@click.group("db", cls=_CommandGroup, help="Schema migrations: public, then every tenant.")
 def db_group() -> None:
     """Migration commands."""
 
 
 @db_group.command("upgrade")
-@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Tenants migrated at once.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Tenants migrated at once."
+)
 @click.option("--lock-timeout-ms", type=click.IntRange(100, 600_000), default=None)
 @with_appcontext
 def db_upgrade(jobs: int | None, lock_timeout_ms: int | None) -> None:
@@ -61,7 +82,9 @@ def db_upgrade(jobs: int | None, lock_timeout_ms: int | None) -> None:
         click.echo("tenants: all at head")
         return
     failures: list[Any] = []
-    with click.progressbar(length=len(todo), label=f"tenants ({len(todo)})", show_pos=True, file=sys.stderr) as bar:
+    with click.progressbar(
+        length=len(todo), label=f"tenants ({len(todo)})", show_pos=True, file=sys.stderr
+    ) as bar:
 
         def on_result(result: Any) -> None:
             if not result.ok:
@@ -85,16 +108,16 @@ def db_upgrade(jobs: int | None, lock_timeout_ms: int | None) -> None:
 @db_group.command("status")
 @with_appcontext
 def db_status() -> None:
-    """Public revision and how many tenants are at head, behind or failed."""
-    from sqlalchemy.exc import ProgrammingError
+    """Public revision and how many tenants are at head, behind or failed.
 
+    Exits 0 when everything is at head, 2 when something is behind or failed.
+    """
     from tenants.fleet import fleet_status
 
     try:
         status = fleet_status(db.engine)
     except ProgrammingError:
         _fail("The database is not migrated yet: run `crm db upgrade`.")
-        return
     public_state = "at head" if status.public_version == status.public_head else "BEHIND"
     click.echo(f"public:  {status.public_version} ({public_state}; head {status.public_head})")
     click.echo(
@@ -104,13 +127,18 @@ def db_status() -> None:
     if status.provisioning:
         click.echo(f"         {status.provisioning} provisioning")
     if not status.ok:
+        click.secho("Not at head: run `crm db upgrade`.", fg="yellow", err=True)
         sys.exit(2)
 
 
 # ---------------------------------------------------------------------- tenants
 
+# The plan catalog's keys (Free, Starter, Pro, Enterprise).
+PLANS = ("free", "starter", "pro", "enterprise")
+SLUG_RULES = "use 3-40 lower-case letters, digits and single inner hyphens, not a reserved name"
 
-@click.group("tenants", help="Create and manage workspaces.")
+
+@click.group("tenants", cls=_CommandGroup, help="Create and manage workspaces.")
 def tenants_group() -> None:
     """Tenant commands."""
 
@@ -120,23 +148,54 @@ def tenants_group() -> None:
 @click.option("--name", required=True)
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", required=True)
-@click.option("--plan", default="free", show_default=True)
+@click.option(
+    "--plan", default="free", show_default=True, type=click.Choice(PLANS, case_sensitive=False)
+)
 @with_appcontext
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, plan: str) -> None:
     """Provision a workspace with its owner."""
-    from app.identity.services import IdentityError, get_or_create_user
-    from tenants.provisioning import ProvisioningError, provision_tenant
+    from app.identity.models import Membership
+    from app.identity.services import IdentityError, find_user_by_email, get_or_create_user
+    from tenants.naming import is_valid_slug
+    from tenants.provisioning import ProvisioningError, provision_tenant, slug_available
 
+    # Everything that can be checked is checked before anything is written.
+    if not is_valid_slug(slug):
+        _fail(f"Invalid workspace address {slug!r}: {SLUG_RULES}.")
+    if not name.strip():
+        _fail("A workspace needs a name (--name).")
+    with db.engine.connect() as conn:
+        if not slug_available(conn, slug):
+            _fail(f"The workspace address {slug!r} is taken.")
     try:
+        existing = find_user_by_email(db.session, owner_email)
         owner = get_or_create_user(db.session, email=owner_email, password=owner_password)
         db.session.commit()
-        tenant = provision_tenant(
-            db.engine, slug=slug, name=name, owner_user_id=owner.id, plan=plan, actor="cli"
-        )
-    except (IdentityError, ProvisioningError) as exc:
+    except IdentityError as exc:
         db.session.rollback()
         _fail(str(exc))
-        return
+    try:
+        tenant = provision_tenant(
+            db.engine,
+            slug=slug,
+            name=name,
+            owner_user_id=owner.id,
+            plan=plan.lower(),
+            actor="cli",
+        )
+    except ProvisioningError as exc:
+        # Provisioning runs in a transaction of its own; do not leave behind an owner
+        # identity made for a workspace that does not exist.
+        if existing is None:
+            has_seat = db.session.scalar(
+                select(Membership.id).where(Membership.user_id == owner.id).limit(1)
+            )
+            if has_seat is None:
+                db.session.delete(owner)
+                db.session.commit()
+        _fail(str(exc))
+    if existing is not None:
+        click.echo(f"{existing.email} already has an account; their password is unchanged.")
     click.echo(
         f"created {tenant.slug} (id {tenant.id}, schema {tenant.schema_name}) "
         f"in {tenant.elapsed_ms:.0f} ms: {workspace_url(tenant.slug)}"
@@ -152,7 +211,10 @@ def tenants_list() -> None:
     rows = db.session.scalars(select(Tenant).order_by(Tenant.id)).all()
     click.echo(f"{'ID':>6}  {'SLUG':<24} {'STATUS':<12} {'PLAN':<10} {'SCHEMA':<12} NAME")
     for t in rows:
-        click.echo(f"{t.id:>6}  {t.slug:<24} {t.status.value:<12} {t.plan:<10} {t.schema_name or '-':<12} {t.name}")
+        click.echo(
+            f"{t.id:>6}  {t.slug:<24} {t.status.value:<12} {t.plan:<10} "
+            f"{t.schema_name or '-':<12} {t.name}"
+        )
     click.echo(f"{len(rows)} tenant(s)")
 
 
@@ -162,8 +224,8 @@ def _set_status(slug: str, status: str, reason: str) -> None:
     try:
         set_tenant_status(db.session, slug=slug, status=status, actor="cli", reason=reason)
     except TenantNotFound as exc:
+        db.session.rollback()
         _fail(str(exc))
-        return
     click.echo(f"{slug}: {status}")
 
 
@@ -185,10 +247,35 @@ def tenants_resume(slug: str, reason: str) -> None:
     _set_status(slug, "active", reason)
 
 
+def _live_tenant(slug: str) -> Any:
+    """The active or suspended workspace ``slug``, or a clear failure."""
+    from tenants.models import TenantStatus
+    from tenants.services import TenantNotFound, get_tenant_by_slug
+
+    try:
+        tenant = get_tenant_by_slug(db.session, slug)
+    except TenantNotFound as exc:
+        _fail(str(exc))
+    if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+        _fail(f"Workspace {slug!r} is {tenant.status.value}.")
+    return tenant
+
+
+def _role_keys(tenant: Any) -> list[str]:
+    """The roles defined in ``tenant``'s workspace (built-in and custom)."""
+    from app.access.models import Role
+    from tenants.binding import bind_connection
+    from tenants.resolution import ref_of
+
+    with db.engine.connect() as conn, conn.begin():
+        bind_connection(conn, ref_of(tenant))
+        return list(conn.execute(select(Role.key).order_by(Role.id)).scalars())
+
+
 # ------------------------------------------------------------ users, tokens, ops
 
 
-@click.group("users", help="Workspace members.")
+@click.group("users", cls=_CommandGroup, help="Workspace members.")
 def users_group() -> None:
     """User commands."""
 
@@ -201,24 +288,24 @@ def users_group() -> None:
 @with_appcontext
 def users_add(slug: str, email: str, password: str, role: str) -> None:
     """Add a member to a workspace (scripted onboarding)."""
-    from app.access.builtin import BUILTIN_ROLES
     from app.identity.services import IdentityError, add_member
-    from tenants.services import TenantNotFound, get_tenant_by_slug
 
-    if role not in BUILTIN_ROLES:
-        _fail(f"Unknown role {role!r}; use one of: {', '.join(BUILTIN_ROLES)}.")
+    tenant = _live_tenant(slug)
+    roles = _role_keys(tenant)
+    if role not in roles:
+        _fail(f"Unknown role {role!r} in {slug}; use one of: {', '.join(roles)}.")
     try:
-        tenant = get_tenant_by_slug(db.session, slug)
-        add_member(db.session, tenant=tenant, email=email, password=password, role=role, actor="cli")
+        add_member(
+            db.session, tenant=tenant, email=email, password=password, role=role, actor="cli"
+        )
         db.session.commit()
-    except (TenantNotFound, IdentityError) as exc:
+    except IdentityError as exc:
         db.session.rollback()
         _fail(str(exc))
-        return
     click.echo(f"{email.strip().lower()} added to {slug} as {role}")
 
 
-@click.group("tokens", help="API tokens.")
+@click.group("tokens", cls=_CommandGroup, help="API tokens.")
 def tokens_group() -> None:
     """Token commands."""
 
@@ -231,23 +318,21 @@ def tokens_group() -> None:
 def tokens_create(slug: str, email: str, name: str) -> None:
     """Print a new API token (shown once; only its hash is stored)."""
     from app.identity.services import IdentityError, create_api_token, find_user_by_email
-    from tenants.services import TenantNotFound, get_tenant_by_slug
 
+    tenant = _live_tenant(slug)
     try:
-        tenant = get_tenant_by_slug(db.session, slug)
         user = find_user_by_email(db.session, email)
         if user is None:
             raise IdentityError(f"No user with email {email}.")
         issued = create_api_token(db.session, tenant=tenant, user=user, name=name, actor="cli")
         db.session.commit()
-    except (TenantNotFound, IdentityError) as exc:
+    except IdentityError as exc:
         db.session.rollback()
         _fail(str(exc))
-        return
     click.echo(issued.secret)
 
 
-@click.group("operators", help="Platform operator accounts.")
+@click.group("operators", cls=_CommandGroup, help="Platform operator accounts.")
 def operators_group() -> None:
     """Operator commands."""
 
@@ -266,7 +351,6 @@ def operators_create(email: str, password: str) -> None:
     except OperatorError as exc:
         db.session.rollback()
         _fail(str(exc))
-        return
     click.echo(f"operator {operator.email} created")
 
 
@@ -312,7 +396,11 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
     # No reloader: it would start a second process and a second embedded server handle.
     run_simple(
-        host, port, app, use_reloader=False, use_debugger=os.environ.get("FLASK_DEBUG") == "1",
+        host,
+        port,
+        app,
+        use_reloader=False,
+        use_debugger=os.environ.get("FLASK_DEBUG") == "1",
         threaded=True,
     )
 

@@ -14,6 +14,7 @@ DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # noqa: S105 - refused in prod
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+ENV_NAMES = frozenset({"development", "test", "production"})
 
 
 class ConfigError(RuntimeError):
@@ -26,10 +27,23 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _int(e: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = e.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     e = dict(os.environ if env is None else env)
-    env_name = e.get("CRM_ENV", "development")
+    env_name = e.get("CRM_ENV", "").strip() or "development"
     stripe_secret = e.get("STRIPE_SECRET_KEY") or None
     config: dict[str, Any] = {
         "ENV_NAME": env_name,
@@ -41,13 +55,18 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "DATABASE_URL": e.get("DATABASE_URL") or None,
         "REDIS_URL": e.get("REDIS_URL") or None,
         "CELERY_BROKER_URL": e.get("CELERY_BROKER_URL") or e.get("REDIS_URL") or None,
+        # Defaults to the broker; only needed to keep results somewhere else.
+        "CELERY_RESULT_BACKEND": e.get("CELERY_RESULT_BACKEND") or None,
+        # The queue tasks are sent to and workers consume (one per deployment sharing a
+        # Redis).
+        "CELERY_TASK_QUEUE": e.get("CRM_CELERY_QUEUE") or "crm",
         "INSTANCE_PATH": e.get("CRM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)),
         "STRIPE_SECRET_KEY": stripe_secret,
         "STRIPE_WEBHOOK_SECRET": e.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": e.get("STRIPE_API_BASE") or None,
         "BILLING_BACKEND": "stripe" if stripe_secret else "manual",
-        "MIGRATION_PARALLELISM": int(e.get("CRM_MIGRATION_PARALLELISM", "4")),
-        "MIGRATION_LOCK_TIMEOUT_MS": int(e.get("CRM_MIGRATION_LOCK_TIMEOUT_MS", "5000")),
+        "MIGRATION_PARALLELISM": _int(e, "CRM_MIGRATION_PARALLELISM", 4, minimum=1),
+        "MIGRATION_LOCK_TIMEOUT_MS": _int(e, "CRM_MIGRATION_LOCK_TIMEOUT_MS", 5000, minimum=1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(e.get("SESSION_COOKIE_SECURE"), env_name == "production"),
@@ -60,8 +79,11 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SEED_DEMO": _bool(e.get("CRM_SEED_DEMO"), True),
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_pre_ping": True,
-            "pool_size": int(e.get("CRM_DB_POOL_SIZE", "5")),
-            "max_overflow": int(e.get("CRM_DB_MAX_OVERFLOW", "10")),
+            "pool_size": _int(e, "CRM_DB_POOL_SIZE", 5, minimum=1),
+            "max_overflow": _int(e, "CRM_DB_MAX_OVERFLOW", 10),
+            # A database that does not answer must fail a probe or a request in seconds,
+            # not hang a worker.
+            "connect_args": {"connect_timeout": _int(e, "CRM_DB_CONNECT_TIMEOUT", 10, minimum=1)},
         },
     }
     return config
@@ -69,7 +91,13 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
 
 def validate(config: dict[str, Any]) -> None:
     """Refuse configurations that are unsafe to run."""
-    if config.get("ENV_NAME") == "production":
+    env_name = config.get("ENV_NAME")
+    if env_name not in ENV_NAMES:
+        # A typo such as "prod" must not quietly run with development defaults.
+        raise ConfigError(
+            f"CRM_ENV must be one of {', '.join(sorted(ENV_NAMES))}, not {env_name!r}."
+        )
+    if env_name == "production":
         secret = config.get("SECRET_KEY") or ""
         if secret == DEV_SECRET_KEY or len(secret) < 32:
             raise ConfigError(

@@ -7,10 +7,11 @@ Tasks that touch tenant data use ``base=TenantTask``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
 from app.database import db
@@ -21,14 +22,23 @@ from tenants.models import Tenant, TenantStatus
 celery_app = Celery("crm")
 
 
+def task_flask_app() -> Flask:
+    """The Flask app a task runs in: the sender's when run eagerly in-process (there is
+    an app context), else the one the worker process was started with."""
+    if has_app_context():
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return app
+    worker_app: Flask = celery_app.flask_app
+    return worker_app
+
+
 class FlaskTask(Task):
     """Runs inside a fresh Flask app context, so each task gets its own DB session."""
 
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        flask_app: Flask = self.app.flask_app
-        with flask_app.app_context():
+        with task_flask_app().app_context():
             return self.run(*args, **kwargs)
 
 
@@ -38,24 +48,43 @@ class TenantTask(tenant_celery.TenantTaskMixin, FlaskTask):
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        tenant_celery.require_bound_tenant(self.name)
-        return super().__call__(*args, **kwargs)
+        try:
+            tenant_celery.require_bound_tenant(self.name)
+            return super().__call__(*args, **kwargs)
+        except BaseException:
+            # An eager task that raises skips task_postrun; unbind here so the sender's
+            # context gets its own binding back. (Otherwise the binding must outlive
+            # this call: a chain's next tenant task is sent before task_postrun.)
+            if self.request.is_eager:
+                tenant_celery.unbind_task(self)
+            raise
 
 
-def _lookup_tenant(flask_app: Flask) -> tenant_celery.TenantLookup:
-    def lookup(tenant_id: int) -> TenantRef | None:
-        with flask_app.app_context(), db.engine.connect() as conn:
-            row = conn.execute(
-                select(Tenant.id, Tenant.slug, Tenant.schema_name).where(
-                    Tenant.id == tenant_id,
-                    Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
-                )
-            ).first()
-        if row is None or row.schema_name is None:
-            return None
-        return TenantRef(id=row.id, slug=row.slug, schema_name=row.schema_name)
+def _lookup_tenant(tenant_id: int) -> TenantRef | None:
+    """The live tenant a task message names, read from the platform registry."""
+    with task_flask_app().app_context(), db.engine.connect() as conn:
+        row = conn.execute(
+            select(Tenant.id, Tenant.slug, Tenant.schema_name).where(
+                Tenant.id == tenant_id,
+                Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+            )
+        ).first()
+    if row is None or row.schema_name is None:
+        return None
+    return TenantRef(id=row.id, slug=row.slug, schema_name=row.schema_name)
 
-    return lookup
+
+def _forget_connections(celery: Celery) -> None:
+    """Drop the broker pool, result backend and routing built for earlier settings.
+
+    Celery builds these lazily and caches them on the app; ``init_celery`` may run again
+    with other settings (one process, several Flask apps: tests, tools), and must not
+    keep talking to the previous broker or backend.
+    """
+    celery._pool = None
+    celery.__dict__.pop("amqp", None)
+    celery._backend_cache = None
+    celery._local = threading.local()
 
 
 def init_celery(app: Flask) -> Celery:
@@ -67,15 +96,17 @@ def init_celery(app: Flask) -> Celery:
         task_always_eager=not broker,
         task_eager_propagates=True,
         task_serializer="json",
+        result_serializer="json",
         accept_content=["json"],
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        task_default_queue="crm",
+        task_default_queue=app.config.get("CELERY_TASK_QUEUE") or "crm",
     )
+    _forget_connections(celery_app)
     celery_app.Task = FlaskTask
     celery_app.flask_app = app
-    tenant_celery.connect(celery_app, _lookup_tenant(app))
+    tenant_celery.connect(celery_app, _lookup_tenant)
     app.extensions["celery"] = celery_app
     # Task modules register themselves on import.
     from app.contacts import tasks as _contact_tasks  # noqa: F401

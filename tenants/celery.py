@@ -8,6 +8,7 @@ tenant task that arrives without the header raises before touching any data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,10 @@ from tenants.context import (
     set_current_tenant,
 )
 
+log = logging.getLogger(__name__)
+
 HEADER = "crm_tenant_id"
-_TOKEN_ATTR = "_crm_tenant_token"
+_TOKEN_ATTR = "_crm_tenant_token"  # noqa: S105 - an attribute name, not a secret
 
 # Looks a tenant up by id (set by the app: it needs the database); None if not live.
 TenantLookup = Callable[[int], TenantRef | None]
@@ -62,19 +65,35 @@ def _prerun(task: Task | None = None, **_kw: Any) -> None:
     if task is None or not getattr(task, "tenant_scoped", False):
         return
     tenant_id = tenant_id_from_request(task.request)
-    ref = _lookup(tenant_id) if (tenant_id is not None and _lookup is not None) else None
-    # Always push a binding (None when unknown), so postrun can pop it symmetrically;
-    # the task's __call__ refuses to run unbound.
+    ref: TenantRef | None = None
+    if tenant_id is not None and _lookup is not None:
+        try:
+            ref = _lookup(tenant_id)
+        except Exception:  # an unknown tenant is better than the caller's ambient one
+            log.exception("looking up tenant %s for task %s failed", tenant_id, task.name)
+    # Always push a binding (None when unknown), so postrun can pop it symmetrically and
+    # an eagerly run task never inherits the sender's binding; the task's __call__
+    # refuses to run unbound.
     setattr(task.request, _TOKEN_ATTR, set_current_tenant(ref))
+
+
+def unbind_task(task: Task) -> None:
+    """Undo the binding ``task_prerun`` made for ``task`` (idempotent).
+
+    ``task_postrun`` calls it; tenant tasks call it too when an eagerly run task raises,
+    because Celery then skips ``task_postrun``, which would leave the sender's context
+    rebound.
+    """
+    token = getattr(task.request, _TOKEN_ATTR, None)
+    if token is not None:
+        setattr(task.request, _TOKEN_ATTR, None)
+        reset_current_tenant(token)
 
 
 def _postrun(task: Task | None = None, **_kw: Any) -> None:
     if task is None or not getattr(task, "tenant_scoped", False):
         return
-    token = getattr(task.request, _TOKEN_ATTR, None)
-    if token is not None:
-        reset_current_tenant(token)
-        setattr(task.request, _TOKEN_ATTR, None)
+    unbind_task(task)
 
 
 def require_bound_tenant(task_name: str) -> TenantRef:
@@ -87,7 +106,7 @@ def require_bound_tenant(task_name: str) -> TenantRef:
 
 def connect(celery_app: Celery, lookup: TenantLookup) -> None:
     """Wire the signals for ``celery_app`` with a tenant lookup function."""
-    global _lookup  # noqa: PLW0603 - one lookup per process, set at start-up
+    global _lookup  # one lookup per process, set at start-up
     _lookup = lookup
     task_prerun.connect(_prerun, weak=False, dispatch_uid="crm-tenant-prerun")
     task_postrun.connect(_postrun, weak=False, dispatch_uid="crm-tenant-postrun")

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, select, text, update
 from sqlalchemy.pool import NullPool
 
 from app.database import TenantBase
+from tenants import migrations
 from tenants.binding import bind_connection
 from tenants.context import TenantRef
 from tenants.migrations import PUBLIC, TENANT, alembic_config, head_revision, script_directory
@@ -60,9 +62,7 @@ class FleetStatus:
     @property
     def ok(self) -> bool:
         """Everything at head and nothing failed."""
-        return (
-            self.public_version == self.public_head and self.behind == 0 and self.failed == 0
-        )
+        return self.public_version == self.public_head and self.behind == 0 and self.failed == 0
 
 
 def upgrade_public(engine: Engine) -> None:
@@ -88,7 +88,8 @@ def migrate_tenant_schema(connection: Connection, ref: TenantRef, *, lock_timeou
     head = head_revision(TENANT)
 
     def upgrade(rev: Any, _context: Any) -> Any:
-        return script._upgrade_revs(head, rev)  # noqa: SLF001 - Alembic's documented recipe
+        # Alembic's own recipe for driving an upgrade without going through env.py.
+        return script._upgrade_revs(head, rev)
 
     with EnvironmentContext(
         alembic_config(TENANT), script, fn=upgrade, destination_rev=head
@@ -99,7 +100,9 @@ def migrate_tenant_schema(connection: Connection, ref: TenantRef, *, lock_timeou
     return head
 
 
-def _migrate_one(engine: Engine, tenant_id: int, slug: str, schema: str, lock_ms: int) -> TenantResult:
+def _migrate_one(
+    engine: Engine, tenant_id: int, slug: str, schema: str, lock_ms: int
+) -> TenantResult:
     ref = TenantRef(id=tenant_id, slug=slug, schema_name=validate_schema_name(schema))
     try:
         with engine.begin() as conn:
@@ -117,12 +120,15 @@ def _migrate_one(engine: Engine, tenant_id: int, slug: str, schema: str, lock_ms
         return TenantResult(tenant_id, slug, True, version)
     except Exception as exc:  # one tenant's failure must not stop the fleet
         message = f"{type(exc).__name__}: {exc}"[:2000]
-        with engine.begin() as conn:
-            conn.execute(
-                update(Tenant)
-                .where(Tenant.id == tenant_id)
-                .values(migration_state=MigrationState.FAILED, migration_error=message)
-            )
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    update(Tenant)
+                    .where(Tenant.id == tenant_id)
+                    .values(migration_state=MigrationState.FAILED, migration_error=message)
+                )
+        except Exception as record_exc:  # e.g. the database went away: still report
+            message += f" (not recorded: {type(record_exc).__name__}: {record_exc})"[:500]
         return TenantResult(tenant_id, slug, False, None, message)
 
 
@@ -130,8 +136,13 @@ def _migrate_one(engine: Engine, tenant_id: int, slug: str, schema: str, lock_ms
 _worker_engine: Engine | None = None
 
 
-def _init_worker(url: str) -> None:
-    global _worker_engine  # noqa: PLW0603 - one engine per worker process, by design
+def _init_worker(url: str, migrations_dir: str) -> None:
+    global _worker_engine  # one engine per worker process, by design
+    # Workers are spawned, not forked (no inherited sockets, locks or threads), so they
+    # are told which migration scripts the parent chose as head.
+    if Path(migrations_dir) != migrations.MIGRATIONS_DIR:
+        migrations.MIGRATIONS_DIR = Path(migrations_dir)
+        script_directory.cache_clear()
     _worker_engine = create_engine(url, poolclass=NullPool)
 
 
@@ -185,9 +196,12 @@ def upgrade_tenants(
         return results
 
     url = engine.url.render_as_string(hide_password=False)
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(url,)
+        max_workers=min(jobs, len(todo)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(url, str(migrations.MIGRATIONS_DIR)),
     ) as pool:
         futures = [
             pool.submit(_worker_migrate, (tid, slug, schema, lock_timeout_ms))

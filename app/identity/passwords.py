@@ -8,7 +8,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 # argon2-cffi's defaults are RFC 9106's "low memory" profile (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so that timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+# Made on first use: a hash costs ~0.1 s and 64 MiB, which every process (each `crm`
+# command, each worker) would otherwise pay at import.
+_DUMMY_HASH: str | None = None
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -17,7 +19,14 @@ def configure(*, time_cost: int, memory_cost_kib: int) -> None:
     """Set the hashing cost (lower only in tests, where thousands of hashes are made)."""
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=1)
-    _DUMMY_HASH = _hasher.hash("not-a-real-password")
+    _DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not-a-real-password")
+    return _DUMMY_HASH
 
 
 def hash_password(password: str) -> str:
@@ -28,7 +37,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches; always spends the same work, even with no hash."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        stored = password_hash or _dummy_hash()
+        return _hasher.verify(stored, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
