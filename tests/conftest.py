@@ -61,7 +61,9 @@ def database_url(server_uri: str, worker_id: str) -> Iterator[str]:
     url = sqlalchemy_url(_with_database(server_uri, name))
     yield url
     with psycopg.connect(server_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:
@@ -141,22 +143,30 @@ class Factory:
             email = f"owner@{slug}.example"
             owner = get_or_create_user(db.session, email=email, password=PASSWORD, name="Owner")
             db.session.commit()
-            provisioned = provision_tenant(db.engine, slug=slug, name=name, owner_user_id=owner.id, plan=plan)
+            provisioned = provision_tenant(
+                db.engine, slug=slug, name=name, owner_user_id=owner.id, plan=plan
+            )
             tenant = db.session.get(Tenant, provisioned.id)
             assert tenant is not None
-            issued = create_api_token(db.session, tenant=tenant, user=owner, name="test", actor="test")
+            issued = create_api_token(
+                db.session, tenant=tenant, user=owner, name="test", actor="test"
+            )
             db.session.commit()
             result = TenantFixture(provisioned, email, owner.id, issued.secret)
             db.session.remove()
             return result
 
-    def member(self, tf: TenantFixture, role: str = "sales_rep", email: str | None = None) -> tuple[int, str, str]:
+    def member(
+        self, tf: TenantFixture, role: str = "sales_rep", email: str | None = None
+    ) -> tuple[int, str, str]:
         """Add a member; returns (user id, email, API token)."""
         with self.app.app_context():
             tenant = db.session.get(Tenant, tf.tenant.id)
             assert tenant is not None
             email = email or f"{role}-{uuid.uuid4().hex[:6]}@{tf.slug}.example"
-            membership = add_member(db.session, tenant=tenant, email=email, password=PASSWORD, role=role, actor="test")
+            membership = add_member(
+                db.session, tenant=tenant, email=email, password=PASSWORD, role=role, actor="test"
+            )
             user = db.session.get(User, membership.user_id)
             assert user is not None
             issued = create_api_token(db.session, tenant=tenant, user=user, actor="test")
@@ -190,14 +200,18 @@ def csrf_token_from(html: str) -> str:
     """The CSRF token of the first form (or meta tag) in a page."""
     import re
 
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf-token" content="([^"]+)"', html
-    ) or re.search(r'name="csrf_token" value="([^"]+)"', html)
+    match = (
+        re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+        or re.search(r'name="csrf-token" content="([^"]+)"', html)
+        or re.search(r'name="csrf_token" value="([^"]+)"', html)
+    )
     assert match, "no CSRF token in page"
     return match.group(1)
 
 
-def login(client: FlaskClient, tf: TenantFixture, email: str | None = None, password: str = PASSWORD) -> Any:
+def login(
+    client: FlaskClient, tf: TenantFixture, email: str | None = None, password: str = PASSWORD
+) -> Any:
     """Sign in through the real login form on the tenant's host."""
     page = client.get("/login", base_url=tf.base_url)
     token = csrf_token_from(page.get_data(as_text=True))

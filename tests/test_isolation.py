@@ -440,8 +440,15 @@ def test_probe_reaches_the_view(world: World, endpoint: str, method: str) -> Non
     for host, cookie, token in ways:
         ids = {name: make(world, c, f"GAMMA-{uuid.uuid4().hex}") for name, make in OBJECTS.items()}
         response = call(
-            world, endpoint, method, host=host, actor=c, ids=ids, slug=c.slug,
-            cookie=cookie, token=token,
+            world,
+            endpoint,
+            method,
+            host=host,
+            actor=c,
+            ids=ids,
+            slug=c.slug,
+            cookie=cookie,
+            token=token,
         )
         what = f"control {method} {endpoint} on {host} ({describe(c, cookie, token)})"
         expect(response, probe.ok_statuses(method), what)
@@ -466,8 +473,15 @@ def test_b_member_with_a_ids(world: World, endpoint: str, method: str) -> None:
     expected = {404} if probe.ids else probe.ok_statuses(method)
     for host, cookie, token in ways:
         response = call(
-            world, endpoint, method, host=host, actor=b, ids=world.a_ids, slug=a.slug,
-            cookie=cookie, token=token,
+            world,
+            endpoint,
+            method,
+            host=host,
+            actor=b,
+            ids=world.a_ids,
+            slug=a.slug,
+            cookie=cookie,
+            token=token,
         )
         expect(response, expected, f"{method} {endpoint} on {host} ({describe(b, cookie, token)})")
     if kind == "api_apex":
@@ -568,8 +582,14 @@ def test_tokens_on_the_wrong_host(world: World, endpoint: str, method: str) -> N
         hosts = case_variants(victim_host.host) if actor is b else [victim_host.host]
         for host in hosts:
             response = call(
-                world, endpoint, method, host=host, actor=actor, ids=world.a_ids,
-                slug=a.slug, token=True,
+                world,
+                endpoint,
+                method,
+                host=host,
+                actor=actor,
+                ids=world.a_ids,
+                slug=a.slug,
+                token=True,
             )
             what = f"{actor.slug}'s token: {method} {path} on {host} (reaches {target})"
             if target is None:
@@ -629,8 +649,15 @@ def test_forged_hosts_reach_nothing(world: World, endpoint: str, method: str) ->
     for host in forged_hosts(world):
         for cookie, token in ((True, False), (False, True)):
             response = call(
-                world, endpoint, method, host=host, actor=a, ids=world.a_ids, slug=a.slug,
-                cookie=cookie, token=token,
+                world,
+                endpoint,
+                method,
+                host=host,
+                actor=a,
+                ids=world.a_ids,
+                slug=a.slug,
+                cookie=cookie,
+                token=token,
             )
             what = f"{method} {endpoint} on {host!r} ({describe(a, cookie, token)})"
             expect(response, {400, 404}, what)
@@ -685,8 +712,15 @@ def test_schema_names_in_the_subdomain(world: World, endpoint: str, method: str)
         host = f"{label}.{SERVER_NAME}"
         for cookie, token in ((True, False), (False, True)):
             response = call(
-                world, endpoint, method, host=host, actor=a, ids=world.a_ids, slug=a.slug,
-                cookie=cookie, token=token,
+                world,
+                endpoint,
+                method,
+                host=host,
+                actor=a,
+                ids=world.a_ids,
+                slug=a.slug,
+                cookie=cookie,
+                token=token,
             )
             what = f"{method} {endpoint} on {host!r} ({describe(a, cookie, token)})"
             expect(response, {400, 404}, what)
@@ -699,9 +733,7 @@ def test_schema_names_in_the_subdomain(world: World, endpoint: str, method: str)
     }
     assert expected <= schemas(world)
     with world.app.app_context(), db.engine.connect() as conn:
-        found = set(
-            conn.scalars(text("SELECT schema_name FROM information_schema.schemata"))
-        )
+        found = set(conn.scalars(text("SELECT schema_name FROM information_schema.schemata")))
     assert expected <= found
     assert_a_untouched(world)
 
@@ -727,15 +759,30 @@ def test_client_set_tenant_headers_are_ignored(world: World, endpoint: str, meth
     host = b.host if kind in {"page", "api"} else APEX
     cookie, token = (kind != "api_apex"), (kind == "api_apex")
     response = call(
-        world, endpoint, method, host=host, actor=b, ids=world.a_ids, slug=a.slug,
-        cookie=cookie, token=token, headers=headers,
+        world,
+        endpoint,
+        method,
+        host=host,
+        actor=b,
+        ids=world.a_ids,
+        slug=a.slug,
+        cookie=cookie,
+        token=token,
+        headers=headers,
     )
     expected = {404} if probe.ids else probe.ok_statuses(method)
     expect(response, expected, f"{method} {endpoint} on {host} with A's host in headers")
     if kind == "api" and not probe.public:
         response = call(
-            world, endpoint, method, host=b.host, actor=a, ids=world.a_ids, slug=a.slug,
-            token=True, headers=headers,
+            world,
+            endpoint,
+            method,
+            host=b.host,
+            actor=a,
+            ids=world.a_ids,
+            slug=a.slug,
+            token=True,
+            headers=headers,
         )
         expect(response, {401}, f"A's token on B's host, A in the headers: {method} {endpoint}")
     assert_a_untouched(world)
@@ -756,9 +803,7 @@ def test_tenant_fields_in_bodies_are_not_honoured(world: World) -> None:
         assert response.status_code == 400, (extra, response.status_code)
         assert response.get_json()["error"]["code"] == "validation_error"
     own = _new_contact(world, b, f"BETA-{uuid.uuid4().hex}")
-    response = _api(
-        world, b, "PATCH", f"/api/v1/contacts/{own}", json={"owner_id": a.tf.owner_id}
-    )
+    response = _api(world, b, "PATCH", f"/api/v1/contacts/{own}", json={"owner_id": a.tf.owner_id})
     assert response.status_code == 400, response.status_code
     response = _api(
         world, b, "GET", "/api/v1/contacts", query_string={"owner_id": str(a.tf.owner_id)}

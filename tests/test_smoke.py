@@ -3,7 +3,12 @@ from tests.conftest import login
 
 def test_api_contacts_roundtrip(client, two_tenants):
     a, b = two_tenants
-    r = client.post("/api/v1/contacts", base_url=a.base_url, headers=a.auth(), json={"first_name": "Ann", "email": "ann@x.io"})
+    r = client.post(
+        "/api/v1/contacts",
+        base_url=a.base_url,
+        headers=a.auth(),
+        json={"first_name": "Ann", "email": "ann@x.io"},
+    )
     assert r.status_code == 201, r.get_json()
     cid = r.get_json()["id"]
     r = client.get(f"/api/v1/contacts/{cid}", base_url=a.base_url, headers=a.auth())

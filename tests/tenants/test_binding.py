@@ -253,9 +253,7 @@ def test_search_path_sql_is_quoted_and_has_no_fallback(pair: Pair) -> None:
 # ------------------------------------------------------------------ platform tables
 
 
-def test_public_tables_are_reachable_schema_qualified_while_bound(
-    ctx: Flask, pair: Pair
-) -> None:
+def test_public_tables_are_reachable_schema_qualified_while_bound(ctx: Flask, pair: Pair) -> None:
     with tenant_context(pair.a), Session(db.engine) as session:
         tenant = session.scalars(select(Tenant).where(Tenant.id == pair.b.id)).one()
         assert tenant.slug == pair.b.slug
@@ -274,7 +272,13 @@ def test_public_tables_are_reachable_schema_qualified_while_bound(
 @pytest.mark.parametrize(
     ("number", "digits"),
     [
-        (1, "1"), (9, "9"), (10, "a"), (35, "z"), (36, "10"), (100, "2s"), (1295, "zz"),
+        (1, "1"),
+        (9, "9"),
+        (10, "a"),
+        (35, "z"),
+        (36, "10"),
+        (100, "2s"),
+        (1295, "zz"),
         (1296, "100"),
     ],
 )
