@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def _configure_database(app: Flask, instance_path: Path) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    # Requests for hosts outside SERVER_NAME (probes by IP, scanners) already find no
+    # route and get a 404; Werkzeug's warning about each one is noise.
+    warnings.filterwarnings("ignore", message="Current server name", category=UserWarning)
     if not app.debug and not app.testing:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

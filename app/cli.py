@@ -374,6 +374,12 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
     from tenants.fleet import upgrade_public, upgrade_tenants
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    server_host, _, server_port = app.config["SERVER_NAME"].partition(":")
+    if port is None:
+        port = int(server_port) if server_port.isdigit() else 5000
+    elif server_host in ("localhost", "127.0.0.1") and str(port) != server_port:
+        # Workspace hosts must match SERVER_NAME, port included; follow --port locally.
+        app.config["SERVER_NAME"] = f"{server_host}:{port}"
     upgrade_public(db.engine)
     upgrade_tenants(db.engine, jobs=1)
     if not no_seed and app.config.get("SEED_DEMO", True):
@@ -388,9 +394,6 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
         click.echo(f"  API:        {scheme}://demo.{server}/api/v1/contacts  (docs: /api/v1/docs)")
         click.echo("  Operator:   operator@example.com / operator-password")
         click.echo("")
-    if port is None:
-        _, _, port_part = app.config["SERVER_NAME"].partition(":")
-        port = int(port_part) if port_part.isdigit() else 5000
     from werkzeug.serving import run_simple
 
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
