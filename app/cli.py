@@ -394,7 +394,12 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
         click.echo(f"  API:        {scheme}://demo.{server}/api/v1/contacts  (docs: /api/v1/docs)")
         click.echo("  Operator:   operator@example.com / operator-password")
         click.echo("")
+    import signal
+
     from werkzeug.serving import run_simple
+
+    # A plain SIGTERM would skip atexit, leaving the embedded PostgreSQL running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
     # No reloader: it would start a second process and a second embedded server handle.
