@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.database import db
+from billing.plans import DEFAULT_PLAN, PLAN_KEYS
 
 
 def _create_app() -> Flask:
@@ -133,8 +134,6 @@ def db_status() -> None:
 
 # ---------------------------------------------------------------------- tenants
 
-# The plan catalog's keys (Free, Starter, Pro, Enterprise).
-PLANS = ("free", "starter", "pro", "enterprise")
 SLUG_RULES = "use 3-40 lower-case letters, digits and single inner hyphens, not a reserved name"
 
 
@@ -149,7 +148,10 @@ def tenants_group() -> None:
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", required=True)
 @click.option(
-    "--plan", default="free", show_default=True, type=click.Choice(PLANS, case_sensitive=False)
+    "--plan",
+    default=DEFAULT_PLAN,
+    show_default=True,
+    type=click.Choice(PLAN_KEYS, case_sensitive=False),
 )
 @with_appcontext
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, plan: str) -> None:
@@ -289,6 +291,7 @@ def users_group() -> None:
 def users_add(slug: str, email: str, password: str, role: str) -> None:
     """Add a member to a workspace (scripted onboarding)."""
     from app.identity.services import IdentityError, add_member
+    from billing.limits import PlanLimitExceeded
 
     tenant = _live_tenant(slug)
     roles = _role_keys(tenant)
@@ -302,6 +305,12 @@ def users_add(slug: str, email: str, password: str, role: str) -> None:
     except IdentityError as exc:
         db.session.rollback()
         _fail(str(exc))
+    except PlanLimitExceeded as exc:
+        db.session.rollback()
+        _fail(
+            f"{slug} has all {exc.max} seats of its {exc.plan_name} plan in use; "
+            "nobody was added. Upgrade the plan or remove a member first."
+        )
     click.echo(f"{email.strip().lower()} added to {slug} as {role}")
 
 
@@ -352,6 +361,42 @@ def operators_create(email: str, password: str) -> None:
         db.session.rollback()
         _fail(str(exc))
     click.echo(f"operator {operator.email} created")
+
+
+# ---------------------------------------------------------------------- billing
+
+
+@click.group("billing", cls=_CommandGroup, help="Plans, limits and usage.")
+def billing_group() -> None:
+    """Billing commands."""
+
+
+@billing_group.command("reconcile")
+@with_appcontext
+def billing_reconcile() -> None:
+    """Recount every live workspace's usage counters from its rows and fix any drift.
+
+    Exits 1 when a workspace could not be reconciled.
+    """
+    from billing.limits import reconcile_all
+    from tenants.fleet import iter_live_tenants
+
+    total = sum(1 for _ in iter_live_tenants(db.engine))
+    with click.progressbar(
+        length=total, label=f"tenants ({total})", show_pos=True, file=sys.stderr
+    ) as bar:
+        report = reconcile_all(db.engine, on_tenant=lambda _tenant_id, _drift: bar.update(1))
+    click.echo(
+        f"tenants: {report.tenants} reconciled, {len(report.drift)} had drift, "
+        f"{len(report.failed)} failed"
+    )
+    for tenant_id, drift in sorted(report.drift.items())[:50]:
+        fixed = ", ".join(f"{d.resource} {d.recorded} -> {d.actual}" for d in drift.values())
+        click.echo(f"  tenant {tenant_id}: {fixed}")
+    for tenant_id, error in sorted(report.failed.items())[:20]:
+        click.secho(f"  tenant {tenant_id}: {error}", fg="red", err=True)
+    if report.failed:
+        _fail("Some tenants could not be reconciled; see the log.")
 
 
 # -------------------------------------------------------------------------- run
@@ -415,5 +460,12 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for group in (db_group, tenants_group, users_group, tokens_group, operators_group):
+    for group in (
+        db_group,
+        tenants_group,
+        users_group,
+        tokens_group,
+        operators_group,
+        billing_group,
+    ):
         app.cli.add_command(group)

@@ -14,6 +14,8 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from billing.limits import PlanLimitExceeded
+
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
@@ -118,6 +120,12 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return _json(400, "validation_error", exc.message, exc.details)
         return render_template("errors/error.html", status=400, error=None), 400
+
+    @app.errorhandler(PlanLimitExceeded)
+    def _plan_limit(exc: PlanLimitExceeded) -> Any:
+        if wants_json():
+            return _json(402, "plan_limit_exceeded", exc.message, exc.details)
+        return render_template("errors/error.html", status=402, error=None, limit=exc), 402
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

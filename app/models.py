@@ -13,6 +13,7 @@ from app.database import PublicBase, TenantBase
 from app.identity.models import ApiToken, Membership, User
 from app.operators.models import Operator
 from app.pipelines.models import Pipeline, Stage
+from billing.models import UsageCounter
 from tenants.models import Tenant
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "Stage",
     "Tenant",
     "TenantBase",
+    "UsageCounter",
     "User",
 ]

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
@@ -20,6 +21,15 @@ from tenants.context import TenantRef
 from tenants.models import Tenant, TenantStatus
 
 celery_app = Celery("crm")
+
+# Periodic work run by ``celery beat``.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Nightly, off-peak: recount usage counters from the rows (billing.limits).
+    "billing-reconcile-usage-nightly": {
+        "task": "billing.reconcile_usage",
+        "schedule": crontab(hour=3, minute=15),
+    },
+}
 
 
 def task_flask_app() -> Flask:
@@ -102,6 +112,8 @@ def init_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         task_default_queue=app.config.get("CELERY_TASK_QUEUE") or "crm",
+        beat_schedule=BEAT_SCHEDULE,
+        timezone="UTC",
     )
     _forget_connections(celery_app)
     celery_app.Task = FlaskTask
@@ -110,5 +122,6 @@ def init_celery(app: Flask) -> Celery:
     app.extensions["celery"] = celery_app
     # Task modules register themselves on import.
     from app.contacts import tasks as _contact_tasks  # noqa: F401
+    from billing import tasks as _billing_tasks  # noqa: F401
 
     return celery_app

@@ -56,6 +56,24 @@ def _bind_transaction(
     connection.exec_driver_sql(search_path_sql(tenant))
 
 
+def bind_session(session: DbSession, tenant: TenantRef) -> None:
+    """Point the session's current transaction at ``tenant``'s schema.
+
+    For a service that, inside a platform transaction (begun with no tenant bound),
+    must also write one tenant's schema atomically with it: adding a member reserves a
+    seat in the tenant's usage counters. The session is then tied to ``tenant`` like
+    any session that served it, and refuses another.
+    """
+    real = session() if isinstance(session, scoped_session) else session
+    seen: Any = real.info.get(SESSION_TENANT_KEY)
+    if seen is not None and seen != tenant.id:
+        raise CrossTenantSession(
+            f"session already served tenant {seen}; open a new session for {tenant.id}"
+        )
+    real.info[SESSION_TENANT_KEY] = tenant.id
+    real.connection().exec_driver_sql(search_path_sql(tenant))
+
+
 def end_transaction_for_rebind(session: DbSession) -> None:
     """Close the session's current transaction so the next one picks up a new binding.
 

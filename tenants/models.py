@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import DateTime, Enum, Index, String, Text, text
+from sqlalchemy import DateTime, Enum, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import BigId, PublicBase, Timestamp
@@ -42,6 +44,12 @@ class Tenant(PublicBase):
         default=TenantStatus.PROVISIONING,
     )
     plan: Mapped[str] = mapped_column(String(40), default="free", server_default="free")
+    # The catalog version of ``plan`` (billing.plans): kept until the tenant is moved.
+    plan_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Operator-set caps that replace the plan's (limit name -> cap, null = unlimited).
+    limit_overrides: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
     # Per-tenant Alembic revision, so that `crm db status` answers in one query.
     schema_version: Mapped[str | None] = mapped_column(String(64))
     migration_state: Mapped[MigrationState] = mapped_column(

@@ -26,11 +26,20 @@ from app.audit.models import PlatformAuditEntry
 from app.database import TenantBase
 from app.identity.models import Membership
 from app.tenant_defaults import seed_defaults
+from billing.limits import seed_usage_counters
+from billing.plans import PLAN_KEYS, current_version, is_plan
 from tenants.binding import bind_connection
 from tenants.context import TenantRef
 from tenants.migrations import TENANT, VERSION_TABLE, head_revision
 from tenants.models import Tenant, TenantStatus
 from tenants.naming import is_valid_slug, quoted_schema, schema_name_for
+
+# A PostgreSQL backend keeps catalog-cache entries for every relation it has created,
+# and its DDL and invalidation work grows with them: one pooled connection that made
+# 2,000 tenants provisioned 1.6x slower at the end than at the start. Such a connection
+# is closed instead of pooled after this many tenants, which keeps provisioning flat.
+RETIRE_CONNECTION_AFTER = 50
+_PROVISIONED_KEY = "crm_tenants_provisioned"
 
 
 class ProvisioningError(RuntimeError):
@@ -112,12 +121,20 @@ def provision_tenant(
     name = name.strip()
     if not name:
         raise ProvisioningError("a workspace needs a name")
+    if not is_plan(plan):
+        raise ProvisioningError(f"unknown plan {plan!r}; use one of: {', '.join(PLAN_KEYS)}")
     started = time.perf_counter()
     try:
         with engine.begin() as conn:
             tenant_id = conn.execute(
                 insert(Tenant)
-                .values(slug=slug, name=name, status=TenantStatus.PROVISIONING, plan=plan)
+                .values(
+                    slug=slug,
+                    name=name,
+                    status=TenantStatus.PROVISIONING,
+                    plan=plan,
+                    plan_version=current_version(plan),
+                )
                 .returning(Tenant.id)
             ).scalar_one()
             ref = TenantRef(id=tenant_id, slug=slug, schema_name=schema_name_for(tenant_id))
@@ -131,6 +148,7 @@ def provision_tenant(
                 )
             if after_create is not None:
                 after_create(conn, ref)
+            seed_usage_counters(conn, tenant_id)
             conn.execute(
                 update(Tenant)
                 .where(Tenant.id == tenant_id)
@@ -149,6 +167,7 @@ def provision_tenant(
                     details={"slug": slug, "plan": plan},
                 )
             )
+            _retire_when_cache_heavy(conn)
     except IntegrityError as exc:
         if "tenants_slug" in str(exc.orig):
             raise SlugTaken(f"the workspace address {slug!r} is taken") from exc
@@ -160,6 +179,15 @@ def provision_tenant(
         schema_name=ref.schema_name,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _retire_when_cache_heavy(connection: Connection) -> None:
+    """Count the tenants made on this database connection; past the limit, detach it so
+    that it is closed, not pooled, once this transaction ends."""
+    made = connection.info.get(_PROVISIONED_KEY, 0) + 1
+    connection.info[_PROVISIONED_KEY] = made
+    if made >= RETIRE_CONNECTION_AFTER:
+        connection.detach()
 
 
 def slug_available(connection: Connection, slug: str) -> bool:

@@ -70,6 +70,7 @@ class Probe:
 
 _API: dict[str, Probe] = {
     "me": Probe(ok={"GET": 200}),
+    "usage": Probe(ok={"GET": 200}),
     "list_contacts": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "200"}),
     "create_contact": Probe(
         ok={"POST": 201}, json={"first_name": WRITE_NAME, "email": "beta-write@example.com"}

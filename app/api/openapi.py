@@ -18,6 +18,7 @@ from flask import Response, jsonify, render_template
 from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
 from app.api.views import CONTACT_SORTS, bp
 from app.contacts.schemas import ContactSchema
+from billing.plans import LIMITS, PLAN_KEYS
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -70,6 +71,49 @@ ME_SCHEMA: dict[str, Any] = {
     },
 }
 
+_LIMIT_USAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["used", "max"],
+    "additionalProperties": False,
+    "properties": {
+        "used": {
+            "type": "integer",
+            "format": "int64",
+            "nullable": True,
+            "description": "What the workspace uses now; null when not metered here.",
+        },
+        "max": {
+            "type": "integer",
+            "format": "int64",
+            "nullable": True,
+            "description": "The cap; null when unlimited.",
+        },
+    },
+}
+
+USAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["plan", "plan_version", "status", "limits"],
+    "additionalProperties": False,
+    "properties": {
+        "plan": {"type": "string", "enum": list(PLAN_KEYS)},
+        "plan_version": {
+            "type": "integer",
+            "description": "The catalog version of the plan this workspace is on.",
+        },
+        "status": {
+            "type": "string",
+            "description": "The workspace's status (`active`, `suspended`).",
+        },
+        "limits": {
+            "type": "object",
+            "required": list(LIMITS),
+            "additionalProperties": False,
+            "properties": {name: {"$ref": "#/components/schemas/LimitUsage"} for name in LIMITS},
+        },
+    },
+}
+
 LIST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["items", "next_cursor"],
@@ -109,6 +153,12 @@ COMMON_ERRORS = {
         "header is missing on a cookie-authenticated write."
     ),
     "404": _error("Not found: no such workspace, record, or a record outside your scope."),
+}
+PLAN_LIMIT_ERROR = {
+    "402": _error(
+        "The plan's cap is reached: `details` has `limit`, `used`, `max` and `plan`. "
+        "Nothing was created; an admin can upgrade the plan."
+    )
 }
 BODY_ERRORS = {
     "400": _error(
@@ -231,11 +281,14 @@ def build_spec() -> dict[str, Any]:
         tags=[
             {"name": "me", "description": "Who is calling."},
             {"name": "contacts", "description": "The people your team sells to."},
+            {"name": "billing", "description": "Your plan, its limits and your usage."},
         ],
     )
     _contact_components(spec)
     spec.components.schema("ContactList", component=LIST_SCHEMA)
     spec.components.schema("Me", component=ME_SCHEMA)
+    spec.components.schema("LimitUsage", component=_LIMIT_USAGE)
+    spec.components.schema("Usage", component=USAGE_SCHEMA)
     spec.components.schema("Error", component=ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme(
@@ -255,6 +308,24 @@ def build_spec() -> dict[str, Any]:
                 "summary": "The caller, their workspace and role",
                 "tags": ["me"],
                 "responses": {"200": _json("Me", "The caller."), **COMMON_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/usage",
+        operations={
+            "get": {
+                "operationId": "usage",
+                "summary": "Your plan, its limits and what the workspace uses",
+                "description": (
+                    "Per limit, `used` and `max` (null when unlimited). Contacts, seats "
+                    "(members plus pending invitations), pipelines and custom fields are "
+                    "counted exactly; `api_requests_per_minute` and `storage_mb` are not "
+                    "metered here (`used` is null). Needs the billing view right (owners "
+                    "and admins)."
+                ),
+                "tags": ["billing"],
+                "responses": {"200": _json("Usage", "Plan, limits and usage."), **COMMON_ERRORS},
             }
         },
     )
@@ -289,6 +360,7 @@ def build_spec() -> dict[str, Any]:
                 "requestBody": body,
                 "responses": {
                     "201": _json("Contact", "Created.", headers=location),
+                    **PLAN_LIMIT_ERROR,
                     **BODY_ERRORS,
                     **COMMON_ERRORS,
                 },

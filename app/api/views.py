@@ -18,6 +18,7 @@ from app.database import db
 from app.errors import ApiError, not_found, validation_error
 from app.hosts import workspace_blueprint
 from app.identity.sessions import Member
+from billing import limits
 
 bp = workspace_blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -185,3 +186,10 @@ def delete_contact(contact_id: int) -> tuple[str, int]:
     contact = _fetch_contact(contact_id, "delete")
     contacts.delete_contact(db.session, member().actor, contact)
     return "", 204
+
+
+@bp.get("/usage")
+def usage() -> Response:
+    """The workspace's plan and, per limit, what it uses and its cap."""
+    _require("billing", "view")
+    return jsonify(limits.usage_report(db.session))

@@ -19,6 +19,7 @@ from app.contacts.models import Contact
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
+from billing import limits
 from tenants.context import require_tenant
 
 EDITABLE_FIELDS = (
@@ -72,7 +73,10 @@ def check_owner(session: DbSession, actor: Actor, owner_id: int | None, action: 
 
 
 def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Contact:
-    """Create a contact owned by ``data['owner_id']`` or by the actor."""
+    """Create a contact owned by ``data['owner_id']`` or by the actor.
+
+    Takes one contact from the plan's allowance in the same transaction (raises
+    :class:`billing.limits.PlanLimitExceeded` at the cap)."""
     values = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     values.setdefault("owner_id", actor.user_id)
     for name in ("first_name", "last_name"):
@@ -81,6 +85,7 @@ def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Co
     _check_storable(values)
     _check_identity(values)
     check_owner(session, actor, values["owner_id"], "create")
+    limits.reserve(session, "contacts")
     contact = Contact(created_by_id=actor.user_id, **values)
     session.add(contact)
     session.flush()
@@ -128,7 +133,8 @@ def update_contact(
 
 
 def delete_contact(session: DbSession, actor: Actor, contact: Contact) -> None:
-    """Delete a contact (hard delete for now; the workspace issue adds a trash)."""
+    """Delete a contact (hard delete for now; the workspace issue adds a trash) and
+    give its place in the plan's allowance back."""
     record(
         session,
         actor_id=actor.user_id,
@@ -138,6 +144,7 @@ def delete_contact(session: DbSession, actor: Actor, contact: Contact) -> None:
         changes={"name": [contact.full_name, None]},
     )
     session.delete(contact)
+    limits.release(session, "contacts")
     session.commit()
 
 

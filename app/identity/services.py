@@ -12,6 +12,9 @@ from app.audit.services import record_platform
 from app.database import DbSession, utcnow
 from app.identity.models import ApiToken, Membership, User
 from app.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from billing import limits
+from tenants.binding import bind_session
+from tenants.context import TenantRef, tenant_context
 from tenants.models import Tenant, TenantStatus
 
 TOKEN_PREFIX = "crm_"  # noqa: S105 - a public marker, not a secret
@@ -64,13 +67,24 @@ def get_or_create_user(session: DbSession, *, email: str, password: str, name: s
 def add_member(
     session: DbSession, *, tenant: Tenant, email: str, password: str, role: str, actor: str
 ) -> Membership:
-    """Add a person to a workspace with ``role`` (scripted onboarding, seeds)."""
+    """Add a person to a workspace with ``role`` (scripted onboarding, seeds).
+
+    Takes a seat from the plan's allowance in the same transaction as the membership
+    (raises :class:`billing.limits.PlanLimitExceeded` at the cap); the session is then
+    bound to ``tenant``.
+    """
+    if tenant.schema_name is None:
+        raise IdentityError(f"{tenant.slug} is not ready yet.")
     user = get_or_create_user(session, email=email, password=password)
     existing = session.scalars(
         select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == tenant.id)
     ).first()
     if existing is not None:
         raise IdentityError(f"{user.email} is already a member of {tenant.slug}.", field="email")
+    ref = TenantRef(id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name)
+    with tenant_context(ref):
+        bind_session(session, ref)
+        limits.reserve(session, "seats")
     membership = Membership(user_id=user.id, tenant_id=tenant.id, role=role)
     session.add(membership)
     record_platform(

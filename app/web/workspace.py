@@ -22,6 +22,7 @@ from app.hosts import workspace_blueprint
 from app.identity.services import authenticate
 from app.identity.sessions import Member, load_member
 from app.web.forms import ContactForm, LoginForm
+from billing.limits import PlanLimitExceeded
 from tenants.models import TenantStatus
 
 bp = workspace_blueprint("workspace", __name__)
@@ -48,6 +49,12 @@ ROLE_LABELS = {
     "sales_rep": _l("Sales rep"),
     "viewer": _l("Viewer"),
 }
+LIMIT_LABELS = {
+    "contacts": _l("contacts"),
+    "seats": _l("users"),
+    "pipelines": _l("pipelines"),
+    "custom_fields": _l("custom fields"),
+}
 # Reachable while the workspace is suspended: the notice itself, and signing out.
 SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
 # Control characters and whitespace never appear in a path we redirect to; browsers
@@ -71,7 +78,22 @@ def _guard() -> Response | None:
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     # App-wide, so that error pages rendered on a workspace host can use it too.
-    return {"role_label": lambda key: ROLE_LABELS.get(key, key)}
+    return {
+        "role_label": lambda key: ROLE_LABELS.get(key, key),
+        "limit_message": plan_limit_message,
+    }
+
+
+def plan_limit_message(refusal: PlanLimitExceeded) -> str:
+    """What people read at a plan's cap: the cap, and who can lift it."""
+    return _(
+        "Your %(plan)s plan allows %(max)s %(resource)s and this workspace has %(used)s. "
+        "A workspace admin can upgrade the plan to add more.",
+        plan=refusal.plan_name,
+        max=refusal.max,
+        resource=LIMIT_LABELS.get(refusal.limit, refusal.limit),
+        used=refusal.used,
+    )
 
 
 def member() -> Member:
@@ -215,6 +237,9 @@ def contact_new() -> str | Response:
             contact = contact_services.create_contact(db.session, member().actor, form.values())
         except InvalidInput as refusal:
             _show_refusal(form, refusal)
+        except PlanLimitExceeded as refusal:
+            db.session.rollback()
+            form.form_errors = [*form.form_errors, plan_limit_message(refusal)]
         else:
             flash(_("Contact created."), "success")
             return redirect(url_for("workspace.contact_detail", contact_id=contact.id))

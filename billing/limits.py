@@ -1,0 +1,280 @@
+"""Exact plan limits: usage counters reserved in the creating transaction.
+
+Every service that creates a capped record calls :func:`reserve` in its own transaction,
+before the insert. ``reserve`` is one conditional ``UPDATE ... RETURNING`` on the
+resource's row of ``usage_counters``: PostgreSQL locks that row until the transaction
+ends and re-checks the condition against the newest value, so concurrent creates are
+serialised on it and never pass the cap together. A rollback undoes the reservation with
+the insert. Deleting a record calls :func:`release`. :func:`reconcile_tenant` (nightly,
+and ``crm billing reconcile``) resets each counter from ``COUNT(*)`` and logs any drift.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.contacts.models import Contact
+from app.database import DbSession
+from app.identity.models import Membership
+from app.pipelines.models import Pipeline
+from billing.models import UsageCounter
+from billing.plans import COUNTED, LIMITS, PlanLimits, UnknownPlan, get_plan, plan_limits
+from tenants.context import require_tenant, tenant_context
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+_PLAN_CACHE_KEY = "crm_tenant_plan"
+
+
+class PlanLimitExceeded(Exception):
+    """Creating more of ``limit`` would pass the tenant's plan cap.
+
+    ``used`` is the current usage, ``max`` the cap, ``plan`` the plan key. The API
+    answers 402 ``plan_limit_exceeded`` with these as details; pages show the cap.
+    """
+
+    def __init__(self, *, limit: str, used: int, max: int, plan: str, plan_name: str = "") -> None:
+        self.limit = limit
+        self.used = used
+        self.max = max
+        self.plan = plan
+        self.plan_name = plan_name or plan
+        label = limit.replace("_", " ")
+        self.message = (
+            f"The {self.plan_name} plan allows {max} {label}; this workspace uses {used}. "
+            "A workspace admin can upgrade the plan."
+        )
+        super().__init__(self.message)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The API error's ``details``."""
+        return {"limit": self.limit, "used": self.used, "max": self.max, "plan": self.plan}
+
+
+class MissingUsageCounter(RuntimeError):
+    """A tenant schema has no counter row for a resource (run ``crm billing reconcile``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPlan:
+    """A tenant's plan as recorded in ``public.tenants``, with its effective limits."""
+
+    tenant_id: int
+    plan: str
+    version: int
+    status: str
+    limits: PlanLimits
+
+    @property
+    def plan_name(self) -> str:
+        """The plan's display name."""
+        try:
+            return get_plan(self.plan, self.version).name
+        except UnknownPlan:
+            return self.plan
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDrift:
+    """A counter that disagreed with the rows it counts."""
+
+    resource: str
+    recorded: int
+    actual: int
+
+
+@dataclass
+class ReconcileReport:
+    """Outcome of reconciling the fleet."""
+
+    tenants: int = 0
+    drift: dict[int, dict[str, UsageDrift]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def tenant_plan(session: DbSession, tenant_id: int) -> TenantPlan:
+    """The plan and effective limits of ``tenant_id``, read once per session (a session
+    serves one request or one tenant of a fleet walk)."""
+    cached = session.info.get(_PLAN_CACHE_KEY)
+    if isinstance(cached, TenantPlan) and cached.tenant_id == tenant_id:
+        return cached
+    row = session.execute(
+        select(Tenant.plan, Tenant.plan_version, Tenant.status, Tenant.limit_overrides).where(
+            Tenant.id == tenant_id
+        )
+    ).one()
+    plan = TenantPlan(
+        tenant_id=tenant_id,
+        plan=row.plan,
+        version=row.plan_version,
+        status=str(row.status.value),
+        limits=plan_limits(row.plan, row.plan_version, row.limit_overrides),
+    )
+    session.info[_PLAN_CACHE_KEY] = plan
+    return plan
+
+
+def _check_resource(resource: str, n: int) -> None:
+    if resource not in COUNTED:
+        raise ValueError(f"{resource!r} is not a counted resource")
+    if n < 1:
+        raise ValueError("reserve or release at least one")
+
+
+def reserve(session: DbSession, resource: str, n: int = 1) -> int:
+    """Take ``n`` of ``resource`` for the bound tenant in the caller's transaction, or
+    raise :class:`PlanLimitExceeded`; returns the new usage. Call it before the insert,
+    in the same transaction: a rollback gives the reservation back."""
+    _check_resource(resource, n)
+    plan = tenant_plan(session, require_tenant().id)
+    cap = plan.limits[resource]
+    stmt = update(UsageCounter).where(UsageCounter.resource == resource)
+    if cap is not None:
+        stmt = stmt.where(UsageCounter.used + n <= cap)
+    used = session.execute(
+        stmt.values(used=UsageCounter.used + n, updated_at=func.now()).returning(UsageCounter.used)
+    ).scalar_one_or_none()
+    if used is not None:
+        return int(used)
+    current = session.scalar(select(UsageCounter.used).where(UsageCounter.resource == resource))
+    if current is None or cap is None:
+        raise MissingUsageCounter(f"no usage counter for {resource!r}")
+    raise PlanLimitExceeded(
+        limit=resource, used=int(current), max=cap, plan=plan.plan, plan_name=plan.plan_name
+    )
+
+
+def release(session: DbSession, resource: str, n: int = 1) -> None:
+    """Give back ``n`` of ``resource`` (never below zero) in the caller's transaction."""
+    _check_resource(resource, n)
+    require_tenant()
+    session.execute(
+        update(UsageCounter)
+        .where(UsageCounter.resource == resource)
+        .values(used=func.greatest(UsageCounter.used - n, 0), updated_at=func.now())
+    )
+
+
+def _actual_counts(tenant_id: int) -> Any:
+    """One row with the real count of every counted resource of the bound tenant.
+
+    Seats are active memberships; pending invitations join them once invitations exist.
+    Custom fields are 0 until their table exists.
+    """
+    return select(
+        select(func.count()).select_from(Contact).scalar_subquery().label("contacts"),
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.tenant_id == tenant_id, Membership.is_active.is_(True))
+        .scalar_subquery()
+        .label("seats"),
+        select(func.count()).select_from(Pipeline).scalar_subquery().label("pipelines"),
+        literal(0).label("custom_fields"),
+    )
+
+
+def seed_usage_counters(connection: Connection, tenant_id: int) -> None:
+    """Create the counters of a new tenant from what its schema already holds (the
+    default pipeline, the owner's membership, any seeded records), on a connection
+    bound to its schema, in the provisioning transaction."""
+    counts = connection.execute(_actual_counts(tenant_id)).one()._mapping
+    connection.execute(
+        insert(UsageCounter), [{"resource": name, "used": counts[name]} for name in COUNTED]
+    )
+
+
+def usage_report(session: DbSession) -> dict[str, Any]:
+    """The bound tenant's plan and, per limit, what it uses and its cap (None when
+    unlimited, or when the usage is not metered yet)."""
+    plan = tenant_plan(session, require_tenant().id)
+    used: dict[str, int] = {
+        row.resource: int(row.used)
+        for row in session.execute(select(UsageCounter.resource, UsageCounter.used))
+    }
+    return {
+        "plan": plan.plan,
+        "plan_version": plan.version,
+        "status": plan.status,
+        "limits": {
+            name: {"used": used.get(name) if name in COUNTED else None, "max": plan.limits[name]}
+            for name in LIMITS
+        },
+    }
+
+
+def reconcile_tenant(session: DbSession) -> dict[str, UsageDrift]:
+    """Reset the bound tenant's counters from ``COUNT(*)``, commit, and return (and log)
+    the counters that had drifted.
+
+    The counter rows are locked first: creates in flight (which hold a row lock from
+    their reservation) finish before counting, and new ones wait until this commits, so
+    the counts and the counters describe the same moment.
+    """
+    tenant = require_tenant()
+    recorded: dict[str, int] = {
+        row.resource: int(row.used)
+        for row in session.execute(
+            select(UsageCounter.resource, UsageCounter.used)
+            .order_by(UsageCounter.resource)
+            .with_for_update()
+        )
+    }
+    actual = session.execute(_actual_counts(tenant.id)).one()._mapping
+    drift: dict[str, UsageDrift] = {}
+    for name in COUNTED:
+        real = int(actual[name])
+        if recorded.get(name) == real:
+            continue
+        drift[name] = UsageDrift(name, recorded.get(name, 0), real)
+        log.warning(
+            "usage counter drift tenant_id=%s resource=%s recorded=%s actual=%s",
+            tenant.id,
+            name,
+            recorded.get(name),
+            real,
+        )
+        session.execute(
+            pg_insert(UsageCounter)
+            .values(resource=name, used=real)
+            .on_conflict_do_update(
+                index_elements=[UsageCounter.resource],
+                set_={"used": real, "updated_at": func.now()},
+            )
+        )
+    session.commit()
+    return drift
+
+
+def reconcile_all(
+    engine: Engine, on_tenant: Callable[[int, dict[str, UsageDrift] | None], None] | None = None
+) -> ReconcileReport:
+    """Reconcile every live tenant, each in a fresh session of its own. A tenant that
+    fails is logged and reported; the others still run. ``on_tenant`` is called after
+    each tenant (with None as the drift when it failed)."""
+    from tenants.fleet import iter_live_tenants
+
+    report = ReconcileReport()
+    for ref in list(iter_live_tenants(engine)):
+        report.tenants += 1
+        drift: dict[str, UsageDrift] | None = None
+        with tenant_context(ref), Session(engine) as session:
+            try:
+                drift = reconcile_tenant(session)
+            except Exception as exc:
+                session.rollback()
+                log.exception("usage reconciliation failed tenant_id=%s", ref.id)
+                report.failed[ref.id] = f"{type(exc).__name__}: {exc}"
+        if drift:
+            report.drift[ref.id] = drift
+        if on_tenant is not None:
+            on_tenant(ref.id, drift)
+    return report
