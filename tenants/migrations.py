@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# CRM_MIGRATIONS_DIR points the runner at another copy of the scripts (bench/ adds a
+# revision there without touching the repository); by default the repository's own.
+MIGRATIONS_DIR = Path(
+    os.environ.get("CRM_MIGRATIONS_DIR") or Path(__file__).resolve().parent.parent / "migrations"
+)
 PUBLIC = "public"
 TENANT = "tenant"
 VERSION_TABLE = "alembic_version"

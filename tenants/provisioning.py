@@ -35,9 +35,9 @@ from tenants.models import Tenant, TenantStatus
 from tenants.naming import is_valid_slug, quoted_schema, schema_name_for
 
 # A PostgreSQL backend keeps catalog-cache entries for every relation it has created,
-# and its DDL and invalidation work grows with them: one pooled connection that made
-# 2,000 tenants provisioned 1.6x slower at the end than at the start. Such a connection
-# is closed instead of pooled after this many tenants, which keeps provisioning flat.
+# and its DDL and invalidation work grows with them: on one pooled connection, tenant
+# 2,000 took 1.6-1.9x as long as tenant 100. Such a connection is closed instead of
+# pooled after this many tenants, which keeps provisioning flat (bench/provisioning.py).
 RETIRE_CONNECTION_AFTER = 50
 _PROVISIONED_KEY = "crm_tenants_provisioned"
 
