@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,29 +42,33 @@ def _server_uri() -> str:
     return start_embedded(ROOT / "instance" / "test-pgdata")
 
 
-def _with_database(uri: str, name: str) -> str:
-    head, _, query = uri.partition("?")
-    return head.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
-
-
 @pytest.fixture(scope="session")
 def server_uri() -> str:
     """libpq URI of the test server's maintenance database."""
     return _server_uri()
 
 
+@contextmanager
+def scratch_database(server_uri: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the test server (dropped afterwards); yields its
+    SQLAlchemy URL. For tests that need fleet-wide state of their own."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield sqlalchemy_url(server_uri, name)
+    finally:
+        with psycopg.connect(server_uri, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 @pytest.fixture(scope="session")
 def database_url(server_uri: str, worker_id: str) -> Iterator[str]:
     """A fresh database for this test process, migrated to head."""
-    name = f"crm_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = sqlalchemy_url(_with_database(server_uri, name))
-    yield url
-    with psycopg.connect(server_uri, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(server_uri, f"crm_test_{worker_id}") as url:
+        yield url
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:

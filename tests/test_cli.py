@@ -12,22 +12,18 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
-from psycopg import sql
 from sqlalchemy import func, select, text, update
 
 from app.access.models import Role
 from app.audit.models import PlatformAuditEntry
 from app.database import db
-from app.embedded import sqlalchemy_url
 from app.identity.models import Membership, User
 from app.identity.services import find_user_by_email
 from app.operators.models import Operator
@@ -35,25 +31,16 @@ from tenants.binding import bind_connection
 from tenants.migrations import TENANT, head_revision
 from tenants.models import MigrationState, Tenant, TenantStatus
 from tenants.resolution import ref_of
-from tests.conftest import PASSWORD, SERVER_NAME, csrf_token_from, make_app, unique_slug
+from tests.conftest import (
+    PASSWORD,
+    SERVER_NAME,
+    csrf_token_from,
+    make_app,
+    scratch_database,
+    unique_slug,
+)
 
 CRM = Path(sys.executable).with_name("crm")
-
-
-@contextmanager
-def scratch_database(server_uri: str, prefix: str) -> Iterator[str]:
-    """A new, empty database on the test server (dropped afterwards); yields its
-    SQLAlchemy URL. For tests that need fleet-wide state of their own."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield sqlalchemy_url(server_uri, name)
-    finally:
-        with psycopg.connect(server_uri, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from app.database import db
 from tenants.fleet import upgrade_public
 from tenants.migrations import PUBLIC, TENANT, head_revision
 from tenants.models import MigrationState, Tenant
-from tests.conftest import SERVER_NAME, Factory, TenantFixture, make_app
-from tests.test_cli import scratch_database
+from tests.conftest import SERVER_NAME, Factory, TenantFixture, make_app, scratch_database
 
 APEX = f"http://{SERVER_NAME}"
 

@@ -24,8 +24,7 @@ from tenants.migrations import TENANT, head_revision
 from tenants.models import MigrationState, Tenant, TenantStatus
 from tenants.naming import quoted_schema
 from tenants.services import set_tenant_status
-from tests.conftest import Factory, TenantFixture, make_app
-from tests.test_cli import scratch_database
+from tests.conftest import Factory, TenantFixture, make_app, scratch_database
 
 REVISION = "zz_fleet_probe"
 

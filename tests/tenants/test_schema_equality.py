@@ -32,8 +32,7 @@ from tenants.context import TenantRef
 from tenants.fleet import migrate_tenant_schema, public_version, upgrade_public
 from tenants.migrations import PUBLIC, TENANT, alembic_config, head_revision
 from tenants.naming import UNBOUND_SCHEMA, quoted_schema, validate_schema_name
-from tests.conftest import Factory
-from tests.test_cli import scratch_database
+from tests.conftest import Factory, scratch_database
 
 SCHEMA_TOKEN = "<schema>"
 
