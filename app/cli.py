@@ -341,6 +341,52 @@ def tokens_create(slug: str, email: str, name: str) -> None:
     click.echo(issued.secret)
 
 
+@tokens_group.command("list")
+@click.option("--tenant", "slug", required=True)
+@with_appcontext
+def tokens_list(slug: str) -> None:
+    """A workspace's tokens: prefix, owner, name, created, last used, revoked."""
+    from app.identity.services import tenant_api_tokens
+
+    tenant = _live_tenant(slug)
+    rows = tenant_api_tokens(db.session, tenant.id)
+
+    def when(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    click.echo(
+        f"{'PREFIX':<14} {'USER':<32} {'NAME':<16} {'CREATED':<17} {'LAST USED':<17} REVOKED"
+    )
+    for token, user in rows:
+        click.echo(
+            f"{token.prefix:<14} {user.email:<32} {token.name:<16} {when(token.created_at):<17} "
+            f"{when(token.last_used_at):<17} {when(token.revoked_at)}"
+        )
+    click.echo(f"{len(rows)} token(s)")
+
+
+@tokens_group.command("revoke")
+@click.argument("prefix")
+@click.option("--tenant", "slug", required=True)
+@with_appcontext
+def tokens_revoke(prefix: str, slug: str) -> None:
+    """Revoke a token by the prefix `crm tokens list` shows; it stops working at once."""
+    from app.identity.services import IdentityError, revoke_api_tokens_by_prefix
+
+    tenant = _live_tenant(slug)
+    try:
+        count = revoke_api_tokens_by_prefix(
+            db.session, tenant_id=tenant.id, prefix=prefix, actor="cli"
+        )
+        db.session.commit()
+    except IdentityError as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    if count == 0:
+        _fail(f"No live token {prefix} in {slug}.")
+    click.echo(f"revoked {count} token(s) {prefix} in {slug}")
+
+
 @click.group("operators", cls=_CommandGroup, help="Platform operator accounts.")
 def operators_group() -> None:
     """Operator commands."""

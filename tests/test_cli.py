@@ -482,6 +482,34 @@ def test_tokens_create_prints_a_token_that_works(cli_app: Flask, client: FlaskCl
     assert stored == 0
 
 
+def test_tokens_list_and_revoke(cli_app: Flask, client: FlaskClient) -> None:
+    slug, email = create_workspace(cli_app, "tokrev")
+    token = assert_ok(invoke(cli_app, "tokens", "create", "--tenant", slug, "--email", email))
+    token = token.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"http://{slug}.{SERVER_NAME}"
+    assert client.get("/api/v1/me", base_url=base, headers=auth).status_code == 200
+
+    listing = assert_ok(invoke(cli_app, "tokens", "list", "--tenant", slug))
+    assert token[:12] in listing and email in listing and token not in listing
+
+    assert_clean_failure(
+        invoke(cli_app, "tokens", "revoke", "crm_", "--tenant", slug), "at least 8"
+    )
+    assert_clean_failure(
+        invoke(cli_app, "tokens", "revoke", token[:12], "--tenant", "no-such-workspace"),
+        "No workspace",
+    )
+    assert "revoked 1" in assert_ok(
+        invoke(cli_app, "tokens", "revoke", token[:12], "--tenant", slug)
+    )
+    assert client.get("/api/v1/me", base_url=base, headers=auth).status_code == 401
+    # Revoking again finds nothing live.
+    assert_clean_failure(
+        invoke(cli_app, "tokens", "revoke", token[:12], "--tenant", slug), "No live token"
+    )
+
+
 def test_tokens_create_refuses_strangers(cli_app: Flask) -> None:
     slug, _ = create_workspace(cli_app, "tokno")
     _, other_owner = create_workspace(cli_app, "tokother")

@@ -168,6 +168,37 @@ def revoke_api_token(session: DbSession, token: ApiToken, *, actor: str) -> None
     )
 
 
+def tenant_api_tokens(session: DbSession, tenant_id: int) -> list[tuple[ApiToken, User]]:
+    """Every token of a workspace with its user, newest first (for listings)."""
+    rows = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.tenant_id == tenant_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    return [(token, user) for token, user in rows]
+
+
+def revoke_api_tokens_by_prefix(
+    session: DbSession, *, tenant_id: int, prefix: str, actor: str
+) -> int:
+    """Revoke the live tokens of a workspace whose shown prefix is ``prefix``; returns
+    how many. The prefix is what listings show, so people can name a token without
+    ever handling its secret again."""
+    if len(prefix) < 8:
+        raise IdentityError("Give the token's prefix as listed (at least 8 characters).")
+    tokens = session.scalars(
+        select(ApiToken).where(
+            ApiToken.tenant_id == tenant_id,
+            ApiToken.prefix == prefix,
+            ApiToken.revoked_at.is_(None),
+        )
+    ).all()
+    for token in tokens:
+        revoke_api_token(session, token, actor=actor)
+    return len(tokens)
+
+
 def resolve_api_token(
     session: DbSession, raw: str
 ) -> tuple[ApiToken, Tenant, User, Membership] | None:
