@@ -18,12 +18,11 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import validation_error
+from app.input_rules import MAX_BIGINT, UNSTORABLE
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-MAX_BIGINT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only (str.isdigit also takes "²")
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,7 @@ def _decode_value(kind: str, value: Any) -> Any:
         if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
             raise ValueError("bad int")
         return value
-    if not isinstance(value, str) or _UNSTORABLE.search(value):
+    if not isinstance(value, str) or UNSTORABLE.search(value):
         raise ValueError("bad str")
     return value
 

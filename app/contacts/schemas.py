@@ -7,16 +7,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from app.input_rules import CONTROL_EXCEPT_LINE_BREAKS, MAX_BIGINT, UNSTORABLE
+
 # PostgreSQL bigint: ids and user ids outside it can not exist, and must not reach SQL.
-MAX_ID = 2**63 - 1
 
 IDENTITY_FIELDS = ("first_name", "last_name", "email")
 IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
 
-# NUL can not be stored in PostgreSQL text; lone surrogates can not be encoded as UTF-8.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-# Control characters (tab, newline and carriage return are allowed in multi-line text).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\r\n\t]")
 
 
@@ -35,7 +32,7 @@ class Text(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if _UNSTORABLE.search(text) or _CONTROL.search(text):
+        if UNSTORABLE.search(text) or CONTROL_EXCEPT_LINE_BREAKS.search(text):
             raise self.make_error("characters")
         if not self.multiline and _LINE_BREAK.search(text):
             raise self.make_error("multiline")
@@ -46,14 +43,16 @@ class SafeEmail(fields.Email):
     """An email address (validated), refusing characters PostgreSQL can not store."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and (_UNSTORABLE.search(value) or _CONTROL.search(value)):
+        if isinstance(value, str) and (
+            UNSTORABLE.search(value) or CONTROL_EXCEPT_LINE_BREAKS.search(value)
+        ):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _id_field(**kwargs: Any) -> fields.Integer:
     return fields.Integer(
-        validate=validate.Range(min=1, max=MAX_ID, error="Not a valid id."), **kwargs
+        validate=validate.Range(min=1, max=MAX_BIGINT, error="Not a valid id."), **kwargs
     )
 
 

@@ -8,7 +8,6 @@ within the actor's scope, and nothing unstorable reaches the database. A refusal
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -19,6 +18,7 @@ from app.contacts.models import Contact
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
+from app.input_rules import MAX_BIGINT, UNSTORABLE
 from billing import limits
 from tenants.context import require_tenant
 
@@ -34,15 +34,13 @@ EDITABLE_FIELDS = (
 )
 IDENTITY_FIELDS = ("first_name", "last_name", "email")
 IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
-MAX_ID = 2**63 - 1  # PostgreSQL bigint
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def _check_storable(values: dict[str, Any]) -> None:
     bad = {
         name: ["Contains characters that are not allowed."]
         for name, value in values.items()
-        if isinstance(value, str) and _UNSTORABLE.search(value)
+        if isinstance(value, str) and UNSTORABLE.search(value)
     }
     if bad:
         raise InvalidInput(bad)
@@ -66,7 +64,7 @@ def check_owner(session: DbSession, actor: Actor, owner_id: int | None, action: 
     tenant = require_tenant()
     if (
         not isinstance(owner_id, int)
-        or not 1 <= owner_id <= MAX_ID
+        or not 1 <= owner_id <= MAX_BIGINT
         or active_membership(session, owner_id, tenant.id) is None
     ):
         raise InvalidInput({"owner_id": ["Not an active member of this workspace."]})
@@ -154,7 +152,7 @@ def get_visible_contact(
     """The contact if it exists and ``actor`` may ``action`` it; None otherwise (the
     caller answers 404 either way, so "not yours" looks like "not there"). Ids that can
     not exist (outside bigint) are simply not found."""
-    if not 1 <= contact_id <= MAX_ID:
+    if not 1 <= contact_id <= MAX_BIGINT:
         return None
     contact = session.get(Contact, contact_id)
     if contact is None or not record_in_scope(actor, "contacts", action, contact.owner_id):
@@ -169,7 +167,7 @@ def _like_escape(text: str) -> str:
 def search_condition(q: str) -> Any:
     """Case-insensitive substring match on name, email and company, and on the phone's
     digits when ``q`` holds at least three. ``%`` and ``_`` are matched literally."""
-    q = _UNSTORABLE.sub("", q)
+    q = UNSTORABLE.sub("", q)
     term = f"%{_like_escape(q.strip())}%"
     digits = "".join(ch for ch in q if ch in "0123456789")
     conditions = [
@@ -197,7 +195,7 @@ def visible_contacts_query(
     if owner_id is not None:
         stmt = stmt.where(Contact.owner_id == owner_id)
     if email is not None and email.strip():
-        wanted = _UNSTORABLE.sub("", email).strip().lower()
+        wanted = UNSTORABLE.sub("", email).strip().lower()
         stmt = stmt.where(func.lower(Contact.email) == wanted)
     return stmt
 

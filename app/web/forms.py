@@ -16,9 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
 
-# C0 controls and DEL; tab and line breaks are allowed where noted.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+from app.input_rules import CONTROL_ANY, CONTROL_EXCEPT_LINE_BREAKS
 
 
 def strip(value: Any) -> Any:
@@ -30,7 +28,7 @@ class PlainText:
     """Refuse control characters (line breaks only where ``multiline``)."""
 
     def __init__(self, multiline: bool = False) -> None:
-        self.pattern = _CONTROL if multiline else _CONTROL_SINGLE_LINE
+        self.pattern = CONTROL_EXCEPT_LINE_BREAKS if multiline else CONTROL_ANY
 
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if isinstance(field.data, str) and self.pattern.search(field.data):

@@ -21,6 +21,7 @@ from app.errors import ApiError, InvalidInput
 from app.hosts import workspace_blueprint
 from app.identity.services import authenticate
 from app.identity.sessions import Member, load_member
+from app.input_rules import CONTROL_ANY
 from app.web.forms import ContactForm, LoginForm
 from billing.limits import PlanLimitExceeded
 from tenants.models import TenantStatus
@@ -60,7 +61,6 @@ SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
 # Control characters and whitespace never appear in a path we redirect to; browsers
 # drop tabs and newlines, which would turn "/\t/evil.example" into "//evil.example".
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @bp.before_request
@@ -179,7 +179,7 @@ def contacts() -> str:
     actor = member().actor
     if not may(actor, "contacts", "view"):
         abort(403)
-    q = _CONTROL.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
+    q = CONTROL_ANY.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
     cursor = request.args.get("cursor") or None
     try:
         sort = parse_sort(request.args.get("sort"), SORTS, DEFAULT_SORT)
