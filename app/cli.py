@@ -251,14 +251,14 @@ def tenants_resume(slug: str, reason: str) -> None:
 
 def _live_tenant(slug: str) -> Any:
     """The active or suspended workspace ``slug``, or a clear failure."""
-    from tenants.models import TenantStatus
+    from tenants.models import LIVE_STATUSES
     from tenants.services import TenantNotFound, get_tenant_by_slug
 
     try:
         tenant = get_tenant_by_slug(db.session, slug)
     except TenantNotFound as exc:
         _fail(str(exc))
-    if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+    if tenant.status not in LIVE_STATUSES:
         _fail(f"Workspace {slug!r} is {tenant.status.value}.")
     return tenant
 

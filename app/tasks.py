@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.database import db
 from tenants import celery as tenant_celery
 from tenants.context import TenantRef
-from tenants.models import Tenant, TenantStatus
+from tenants.models import LIVE_STATUSES, Tenant
 
 celery_app = Celery("crm")
 
@@ -76,7 +76,7 @@ def _lookup_tenant(tenant_id: int) -> TenantRef | None:
         row = conn.execute(
             select(Tenant.id, Tenant.slug, Tenant.schema_name).where(
                 Tenant.id == tenant_id,
-                Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+                Tenant.status.in_(LIVE_STATUSES),
             )
         ).first()
     if row is None or row.schema_name is None:

@@ -30,10 +30,8 @@ from tenants import migrations
 from tenants.binding import bind_connection
 from tenants.context import TenantRef
 from tenants.migrations import PUBLIC, TENANT, alembic_config, head_revision, script_directory
-from tenants.models import MigrationState, Tenant, TenantStatus
+from tenants.models import LIVE_STATUSES, MigrationState, Tenant
 from tenants.naming import validate_schema_name
-
-LIVE_STATUSES = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,11 @@ class TenantStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
+# Statuses whose schema holds live data: served (suspended ones read-only notice),
+# migrated, walked by fleet jobs. Provisioning and deleted tenants are none of these.
+LIVE_STATUSES = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+
+
 class MigrationState(enum.StrEnum):
     """Outcome of the last fleet migration attempt on this tenant's schema."""
 

@@ -15,11 +15,10 @@ from sqlalchemy import select
 from app.database import DbSession
 from tenants.binding import end_transaction_for_rebind
 from tenants.context import TenantRef, reset_current_tenant, set_current_tenant
-from tenants.models import Tenant, TenantStatus
+from tenants.models import LIVE_STATUSES, Tenant
 from tenants.naming import SLUG_RE
 
 _TOKEN_KEY = "_crm_tenant_token"  # noqa: S105 - a g attribute name
-SERVABLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
 
 class TenantSuspended(Exception):
@@ -40,7 +39,7 @@ def find_servable_tenant(session: DbSession, slug: str) -> Tenant | None:
     if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
         return None
     return session.scalars(
-        select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(SERVABLE))
+        select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(LIVE_STATUSES))
     ).first()
 
 

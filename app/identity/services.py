@@ -15,7 +15,7 @@ from app.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_pa
 from billing import limits
 from tenants.binding import bind_session
 from tenants.context import TenantRef, tenant_context
-from tenants.models import Tenant, TenantStatus
+from tenants.models import LIVE_STATUSES, Tenant
 
 TOKEN_PREFIX = "crm_"  # noqa: S105 - a public marker, not a secret
 
@@ -221,7 +221,7 @@ def resolve_api_token(
             ApiToken.token_hash == _hash_token(raw),
             ApiToken.revoked_at.is_(None),
             Membership.is_active.is_(True),
-            Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+            Tenant.status.in_(LIVE_STATUSES),
         )
     ).first()
     if row is None:
