@@ -81,12 +81,20 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_app as init_api
     from app.health import bp as health_bp
+    from app.web import security
+    from app.web.account import bp as account_bp
     from app.web.apex import bp as apex_bp
+    from app.web.signup import bp as signup_bp
+    from app.web.team import bp as team_bp
     from app.web.workspace import bp as workspace_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(apex_bp)
+    app.register_blueprint(signup_bp)
     app.register_blueprint(workspace_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(team_bp)
+    security.init_app(app)
     init_api(app)
 
     from app.cli import register_commands

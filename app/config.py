@@ -65,6 +65,16 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRET": e.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": e.get("STRIPE_API_BASE") or None,
         "BILLING_BACKEND": "stripe" if stripe_secret else "manual",
+        # Outgoing mail: SMTP when a host is set, else kept in the development outbox
+        # (the apex /outbox page). Production refuses to run without SMTP.
+        "MAIL_SMTP_HOST": e.get("MAIL_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": _int(e, "MAIL_SMTP_PORT", 25, minimum=1),
+        "MAIL_SMTP_USERNAME": e.get("MAIL_SMTP_USERNAME") or None,
+        "MAIL_SMTP_PASSWORD": e.get("MAIL_SMTP_PASSWORD") or None,
+        "MAIL_SMTP_STARTTLS": _bool(e.get("MAIL_SMTP_STARTTLS")),
+        "MAIL_SMTP_SSL": _bool(e.get("MAIL_SMTP_SSL")),
+        "MAIL_SMTP_TIMEOUT": _int(e, "MAIL_SMTP_TIMEOUT", 10, minimum=1),
+        "MAIL_FROM": e.get("MAIL_FROM") or None,
         "MIGRATION_PARALLELISM": _int(e, "CRM_MIGRATION_PARALLELISM", 4, minimum=1),
         "MIGRATION_LOCK_TIMEOUT_MS": _int(e, "CRM_MIGRATION_LOCK_TIMEOUT_MS", 5000, minimum=1),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -106,3 +116,9 @@ def validate(config: dict[str, Any]) -> None:
             )
         if not config.get("DATABASE_URL"):
             raise ConfigError("DATABASE_URL must be set in production.")
+        if not config.get("MAIL_SMTP_HOST"):
+            # Without it, verification, invitation and reset links would go nowhere.
+            raise ConfigError("MAIL_SMTP_HOST must be set in production.")
+    if not config.get("MAIL_FROM"):
+        host = str(config.get("SERVER_NAME") or "localhost").split(":", 1)[0]
+        config["MAIL_FROM"] = f"CRM <no-reply@{host}>"

@@ -10,22 +10,36 @@ from app.access.models import Role
 from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.contacts.models import Contact
 from app.database import PublicBase, TenantBase
-from app.identity.models import ApiToken, Membership, User
+from app.identity.models import (
+    AccountToken,
+    ApiToken,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    User,
+)
+from app.mail.models import OutboxMessage
 from app.operators.models import Operator
 from app.pipelines.models import Pipeline, Stage
+from app.signup.models import Signup
 from billing.models import UsageCounter
 from tenants.models import Tenant
 
 __all__ = [
+    "AccountToken",
     "ApiToken",
     "AuditEntry",
     "Contact",
+    "Invitation",
+    "LoginThrottle",
     "Membership",
     "Operator",
+    "OutboxMessage",
     "Pipeline",
     "PlatformAuditEntry",
     "PublicBase",
     "Role",
+    "Signup",
     "Stage",
     "Tenant",
     "TenantBase",

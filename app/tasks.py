@@ -122,6 +122,7 @@ def init_celery(app: Flask) -> Celery:
     app.extensions["celery"] = celery_app
     # Task modules register themselves on import.
     from app.contacts import tasks as _contact_tasks  # noqa: F401
+    from app.mail import tasks as _mail_tasks  # noqa: F401
     from billing import tasks as _billing_tasks  # noqa: F401
 
     return celery_app

@@ -65,6 +65,11 @@ class Tenant(PublicBase):
         server_default=MigrationState.OK.value,
     )
     migration_error: Mapped[str | None] = mapped_column(Text)
+    # Set for a trial of ``plan`` (e.g. the 14-day Pro trial at signup): when it passes
+    # without a paid subscription, the tenant falls back to Free (data kept).
+    trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Tenant admins may require two-factor sign-in from every member.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default="false")
     migrated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp] = mapped_column(onupdate=text("now()"))

@@ -29,6 +29,7 @@ from app.identity.services import add_member, create_api_token, get_or_create_us
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 from tenants.provisioning import ProvisionedTenant, provision_tenant
+from tests.support.smtp import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_NAME = "crm.test"
@@ -88,9 +89,22 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
-    """The application, with the public schema migrated."""
-    application = make_app(database_url)
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that every test app sends its mail to."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+def mail_settings(sink: SmtpSink) -> dict[str, Any]:
+    """App settings that send mail to ``sink``."""
+    return {"MAIL_SMTP_HOST": sink.host, "MAIL_SMTP_PORT": sink.port}
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, smtp_sink: SmtpSink) -> Iterator[Flask]:
+    """The application, with the public schema migrated; its mail goes to ``smtp_sink``."""
+    application = make_app(database_url, **mail_settings(smtp_sink))
     with application.app_context():
         upgrade_public(db.engine)
     yield application

@@ -15,6 +15,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(48),
     "DATABASE_URL": "postgresql://crm:pw@db.internal:5432/crm",
     "SERVER_NAME": "crm.example.com",
+    "MAIL_SMTP_HOST": "smtp.internal",
 }
 
 
@@ -81,6 +82,17 @@ def test_production_requires_a_database_url() -> None:
     env.pop("DATABASE_URL")
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         settings(**env)
+
+
+def test_production_requires_an_smtp_server() -> None:
+    # Verification, invitation and reset links must reach people.
+    env = {k: v for k, v in PRODUCTION.items() if k != "MAIL_SMTP_HOST"}
+    with pytest.raises(ConfigError, match="MAIL_SMTP_HOST"):
+        settings(**env)
+
+
+def test_mail_sender_defaults_to_the_apex_domain() -> None:
+    assert settings(**PRODUCTION)["MAIL_FROM"] == "CRM <no-reply@crm.example.com>"
 
 
 def test_create_app_refuses_an_unsafe_production_config() -> None:

@@ -22,11 +22,13 @@ from app.hosts import workspace_blueprint
 from app.identity.services import authenticate
 from app.identity.sessions import Member, load_member
 from app.input_rules import CONTROL_ANY
+from app.web import guards
 from app.web.forms import ContactForm, LoginForm
 from billing.limits import PlanLimitExceeded
 from tenants.models import TenantStatus
 
 bp = workspace_blueprint("workspace", __name__)
+guards.install(bp)
 
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 200
@@ -56,23 +58,9 @@ LIMIT_LABELS = {
     "pipelines": _l("pipelines"),
     "custom_fields": _l("custom fields"),
 }
-# Reachable while the workspace is suspended: the notice itself, and signing out.
-SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
 # Control characters and whitespace never appear in a path we redirect to; browsers
 # drop tabs and newlines, which would turn "/\t/evil.example" into "//evil.example".
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
-
-
-@bp.before_request
-def _guard() -> Response | None:
-    # Loading the member flags a cookie that names another workspace (or a removed
-    # member); such a visitor gets "not found", as if the workspace were not there.
-    _ = current_user.is_authenticated
-    if g.get("foreign_identity"):
-        abort(404)
-    if g.tenant.status == TenantStatus.SUSPENDED and request.endpoint not in SUSPENDED_ENDPOINTS:
-        return redirect(url_for("workspace.suspended"))
-    return None
 
 
 @bp.app_context_processor

@@ -1,0 +1,1 @@
+"""Outgoing mail: composed from templates, sent by a Celery task after commit."""

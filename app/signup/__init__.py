@@ -1,0 +1,1 @@
+"""Online signup: a company creates its own workspace from the apex host."""

@@ -1,0 +1,35 @@
+"""Checks every page of a workspace host runs before its view.
+
+Each workspace blueprint installs them (:func:`install`), so a page added in any area
+gets the same treatment: a session cookie that names another workspace (or a removed
+member) answers 404 as if the page did not exist, and a suspended workspace shows its
+notice and nothing else.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from tenants.models import TenantStatus
+
+# Reachable while the workspace is suspended: the notice itself, and signing out.
+SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
+
+
+def workspace_guard() -> Response | None:
+    """The checks, in order; a response ends the request there."""
+    # Loading the member flags a cookie that names another workspace (or a removed
+    # member); such a visitor gets "not found", as if the workspace were not there.
+    _ = current_user.is_authenticated
+    if g.get("foreign_identity"):
+        abort(404)
+    if g.tenant.status == TenantStatus.SUSPENDED and request.endpoint not in SUSPENDED_ENDPOINTS:
+        return redirect(url_for("workspace.suspended"))
+    return None
+
+
+def install(bp: Blueprint) -> None:
+    """Run :func:`workspace_guard` before every view of ``bp``."""
+    bp.before_request(workspace_guard)
