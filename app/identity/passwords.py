@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -13,6 +15,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH: str | None = None
 
 MIN_PASSWORD_LENGTH = 8
+# New passwords chosen in the product (signup, reset, change, invitation) must be at
+# least this long and not guessable (see :func:`password_problem`).
+MIN_CHOSEN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+# zxcvbn's 0-4 scale; 3 is "safely unguessable: moderate protection from offline
+# slow-hash scenarios" (< 10^10 guesses), which argon2id makes very slow indeed.
+MIN_STRENGTH_SCORE = 3
 
 
 def configure(*, time_cost: int, memory_cost_kib: int) -> None:
@@ -46,3 +55,36 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def needs_rehash(password_hash: str) -> bool:
     """Whether the hash was made with weaker parameters than today's."""
     return _hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str, *, user_inputs: Iterable[str] = ()) -> str | None:
+    """Why ``password`` may not be chosen, or None if it is fine.
+
+    Length first, then zxcvbn's estimate, which knows the common and breached-password
+    lists, dictionary words, keyboard walks, dates and l33t substitutions. ``user_inputs``
+    (email, names, the workspace) count as guessable too. The message is English and
+    callers translate it with the same text.
+    """
+    from zxcvbn import zxcvbn  # imported lazily: its dictionaries take ~0.3 s to load
+
+    if len(password) < MIN_CHOSEN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_CHOSEN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    inputs = [part for value in user_inputs for part in _input_parts(value)]
+    # zxcvbn's cost grows with length; the first 100 characters decide any real case.
+    result = zxcvbn(password[:100], user_inputs=inputs)
+    if result["score"] >= MIN_STRENGTH_SCORE:
+        return None
+    warning = (result.get("feedback") or {}).get("warning") or ""
+    if "common" in warning.lower():
+        return "This password is on lists of common or leaked passwords. Choose another."
+    return "This password is too easy to guess. Add more words or characters."
+
+
+def _input_parts(value: str) -> list[str]:
+    value = (value or "").strip().lower()
+    if not value:
+        return []
+    local = value.split("@", 1)[0]
+    return [value, local, *local.replace(".", " ").replace("-", " ").split()]

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from app.access.policy import may, record_in_scope
@@ -20,7 +20,7 @@ from app.database import db
 from app.errors import ApiError, InvalidInput
 from app.hosts import workspace_blueprint
 from app.identity.services import authenticate
-from app.identity.sessions import Member, load_member
+from app.identity.sessions import Member, load_member, sign_in
 from app.input_rules import CONTROL_ANY
 from app.web import guards
 from app.web.forms import ContactForm, LoginForm
@@ -133,7 +133,7 @@ def login() -> str | Response:
         )
         found = load_member(g.tenant.id, user.id) if user is not None else None
         if found is not None:
-            login_user(found, remember=bool(form.remember.data))
+            sign_in(found, remember=bool(form.remember.data))
             return redirect(next_url)
         login_failed = True
     return render_template("workspace/login.html", form=form, login_failed=login_failed)
