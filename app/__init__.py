@@ -85,12 +85,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.web.account import bp as account_bp
     from app.web.apex import bp as apex_bp
     from app.web.signup import bp as signup_bp
+    from app.web.signup import onboarding as onboarding_bp
     from app.web.team import bp as team_bp
     from app.web.workspace import bp as workspace_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(apex_bp)
     app.register_blueprint(signup_bp)
+    app.register_blueprint(onboarding_bp)
     app.register_blueprint(workspace_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(team_bp)

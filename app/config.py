@@ -6,6 +6,7 @@ let anyone forge a session cookie for any workspace.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,18 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_DOMAIN": False,
         "REMEMBER_COOKIE_DOMAIN": None,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(e.get("SESSION_COOKIE_SECURE"), env_name == "production"),
+        "REMEMBER_COOKIE_DURATION": dt.timedelta(days=_int(e, "REMEMBER_COOKIE_DAYS", 30, 1)),
+        # Sign-in throttling (app/identity/throttle.py): an address is locked for
+        # LOGIN_LOCKOUT_SECONDS after so many failures within the window; so is a client
+        # IP, with a higher bar (offices and carrier NAT share addresses).
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(e, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1),
+        "LOGIN_MAX_FAILURES_PER_IP": _int(e, "LOGIN_MAX_FAILURES_PER_IP", 30, 1),
+        "LOGIN_LOCKOUT_SECONDS": _int(e, "LOGIN_LOCKOUT_SECONDS", 900, 1),
+        "LOGIN_FAILURE_WINDOW_SECONDS": _int(e, "LOGIN_FAILURE_WINDOW_SECONDS", 900, 1),
+        # At most this many password-reset mails per account and hour.
+        "PASSWORD_RESET_MAILS_PER_HOUR": _int(e, "PASSWORD_RESET_MAILS_PER_HOUR", 3, 1),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "en",
         "SEED_DEMO": _bool(e.get("CRM_SEED_DEMO"), True),

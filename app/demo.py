@@ -107,7 +107,7 @@ def seed_demo(session: DbSession, engine: Engine) -> bool:
         created = True
     if session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG)) is None:
         owner = get_or_create_user(
-            session, email=DEMO_OWNER[0], password=DEMO_OWNER[1], name="Demo Owner"
+            session, email=DEMO_OWNER[0], password=DEMO_OWNER[1], name="Demo Owner", verified=True
         )
         session.commit()
 

@@ -29,6 +29,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "billing.reconcile_usage",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Daily: invitations expired for more than a day give their seats back.
+    "identity-sweep-expired-invitations-daily": {
+        "task": "identity.sweep_expired_invitations",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }
 
 
@@ -122,7 +127,9 @@ def init_celery(app: Flask) -> Celery:
     app.extensions["celery"] = celery_app
     # Task modules register themselves on import.
     from app.contacts import tasks as _contact_tasks  # noqa: F401
+    from app.identity import invitation_tasks as _invitation_tasks  # noqa: F401
     from app.mail import tasks as _mail_tasks  # noqa: F401
+    from app.signup import tasks as _signup_tasks  # noqa: F401
     from billing import tasks as _billing_tasks  # noqa: F401
 
     return celery_app

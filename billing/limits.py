@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact
 from app.database import DbSession
-from app.identity.models import Membership
+from app.identity.models import Invitation, Membership
 from app.pipelines.models import Pipeline
 from billing.models import UsageCounter
 from billing.plans import COUNTED, LIMITS, PlanLimits, UnknownPlan, get_plan, plan_limits
@@ -167,16 +167,28 @@ def release(session: DbSession, resource: str, n: int = 1) -> None:
 def _actual_counts(tenant_id: int) -> Any:
     """One row with the real count of every counted resource of the bound tenant.
 
-    Seats are active memberships; pending invitations join them once invitations exist.
-    Custom fields are 0 until their table exists.
+    Seats are active memberships plus pending invitations (neither accepted nor
+    revoked): an invitation holds its seat from the moment it is sent, so that accepting
+    it can never pass the cap, until it is accepted (the membership takes the seat over),
+    revoked, or retired by the sweep of expired invitations. Deactivated members hold no
+    seat. Custom fields are 0 until their table exists.
     """
     return select(
         select(func.count()).select_from(Contact).scalar_subquery().label("contacts"),
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.tenant_id == tenant_id, Membership.is_active.is_(True))
-        .scalar_subquery()
-        .label("seats"),
+        (
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == tenant_id, Membership.is_active.is_(True))
+            .scalar_subquery()
+            + select(func.count())
+            .select_from(Invitation)
+            .where(
+                Invitation.tenant_id == tenant_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+            .scalar_subquery()
+        ).label("seats"),
         select(func.count()).select_from(Pipeline).scalar_subquery().label("pipelines"),
         literal(0).label("custom_fields"),
     )

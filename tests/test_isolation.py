@@ -31,9 +31,14 @@ from werkzeug.test import TestResponse
 
 from app.database import TenantBase, db
 from app.hosts import SUBDOMAIN
+from app.identity import tokens as account_tokens
+from app.identity.models import AccountTokenPurpose
+from app.mail.models import OutboxMessage
+from app.signup.models import Signup, SignupStatus
 from tenants.binding import bind_connection
 from tenants.context import TenantRef
 from tests.conftest import PASSWORD, SERVER_NAME, Factory, TenantFixture, csrf_token_from, login
+from tests.team.support import issue_invitation, verify_email
 
 # Hosts outside SERVER_NAME make Werkzeug warn (and answer 404): expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Current server name:UserWarning")
@@ -42,6 +47,14 @@ APEX = SERVER_NAME
 SECRET_PREFIX = "ALPHA-SECRET"
 WRITE_NAME = "BETA-WRITE"
 CONTACT = {"contact_id": "contact"}
+MEMBER = {"user_id": "member"}
+INVITATION = {"invitation_id": "invitation"}
+INVITATION_TOKEN = {"token": "invitation_token"}
+VERIFY_TOKEN = {"token": "verify_token"}
+SIGNUP_TOKEN = {"token": "signup_token"}
+OUTBOX_MESSAGE = {"message_id": "outbox_message"}
+RESET_TOKEN = {"token": "reset_token"}
+EMAIL_TOKEN = {"token": "email_change_token"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,9 @@ class Probe:
     form: Mapping[str, str] | None = None
     public: bool = False  # answers without signing in
     signs_out: bool = False  # ends the session (its normal answer is the sign-in page)
+    # The answer to another workspace's ids: 404, except for mailed links, which answer
+    # every link they can not honour (used, expired, another workspace's) with one 400 page.
+    foreign: int = 404
 
     def ok_statuses(self, method: str) -> set[int]:
         expected = self.ok[method]
@@ -80,6 +96,18 @@ _API: dict[str, Probe] = {
         ok={"PATCH": 200}, ids=CONTACT, json={"first_name": WRITE_NAME, "notes": WRITE_NAME}
     ),
     "delete_contact": Probe(ok={"DELETE": 204}, ids=CONTACT),
+    "list_users": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "get_user": Probe(ok={"GET": 200}, ids=MEMBER),
+    "update_user": Probe(ok={"PATCH": 200}, ids=MEMBER, json={"role": "viewer"}),
+    "deactivate_user": Probe(ok={"POST": 200}, ids=MEMBER, json={}),
+    "reactivate_user": Probe(ok={"POST": 200}, ids=MEMBER),
+    "list_invitations": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    # The same address every time: the first call invites, later ones are "already invited".
+    "create_invitation": Probe(
+        ok={"POST": (201, 409)}, json={"email": "beta-invite@example.com", "role": "viewer"}
+    ),
+    "resend_invitation": Probe(ok={"POST": 200}, ids=INVITATION),
+    "revoke_invitation": Probe(ok={"DELETE": 204}, ids=INVITATION),
     "openapi_json": Probe(ok={"GET": 200}, public=True),
     "docs": Probe(ok={"GET": 200}, public=True),
 }
@@ -91,6 +119,23 @@ REGISTRY: dict[str, Probe] = {
     "health.readyz": Probe(ok={"GET": (200, 503)}, public=True),
     "apex.landing": Probe(ok={"GET": 200}, public=True),
     "apex.login": Probe(ok={"GET": 200, "POST": 302}, form={"slug": "{slug}"}, public=True),
+    "apex.find_workspace": Probe(ok={"POST": 303}, form={"find-email": "{email}"}, public=True),
+    # The test app sends mail through SMTP, so the development outbox is not there (A's
+    # kept messages carry A's marker: none may ever be shown).
+    "apex.outbox": Probe(ok={"GET": 404}, public=True),
+    "apex.outbox_message": Probe(ok={"GET": 404}, ids=OUTBOX_MESSAGE, public=True),
+    "apex.outbox_html": Probe(ok={"GET": 404}, ids=OUTBOX_MESSAGE, public=True),
+    # Signup: an empty form is answered with field errors.
+    "signup.signup": Probe(ok={"GET": 200, "POST": 200}, form={}, public=True),
+    "signup.check_slug": Probe(ok={"GET": 200}, query={"slug": "free-probe-slug"}, public=True),
+    # A signup's progress is only for the browser that made it (its apex session holds
+    # the secret): any other session gets 404, with a real secret in the URL.
+    "signup.progress": Probe(ok={"GET": 404}, ids=SIGNUP_TOKEN, public=True),
+    "signup.status": Probe(ok={"GET": 404}, ids=SIGNUP_TOKEN, public=True),
+    # First steps on a new workspace: without a handoff token, "not found".
+    "onboarding.welcome": Probe(ok={"GET": 404}, public=True),
+    "onboarding.verify_email": Probe(ok={"GET": 200}, ids=VERIFY_TOKEN, public=True),
+    "onboarding.resend_verification": Probe(ok={"POST": 302}, form={}),
     # Workspace pages.
     "workspace.login": Probe(
         ok={"GET": 302, "POST": 302},
@@ -110,6 +155,62 @@ REGISTRY: dict[str, Probe] = {
     ),
     "workspace.contact_delete_confirm": Probe(ok={"GET": 200}, ids=CONTACT),
     "workspace.contact_delete": Probe(ok={"POST": 302}, ids=CONTACT, form={}),
+    # Account pages. Password and 2FA probes are refused on a field (wrong code, two
+    # different new passwords), so that the parties' sessions survive the probes.
+    "account.login_two_factor": Probe(ok={"GET": 302, "POST": 302}, form={}, public=True),
+    "account.forgot_password": Probe(
+        ok={"GET": 200, "POST": 200}, form={"email": "{email}"}, public=True
+    ),
+    "account.reset_password": Probe(
+        ok={"GET": 200, "POST": 200},
+        ids=RESET_TOKEN,
+        form={"password": "{password}", "password_confirm": "different"},
+        public=True,
+        foreign=400,
+    ),
+    "account.profile": Probe(
+        ok={"GET": 200, "POST": 302},
+        form={"name": WRITE_NAME, "locale": "en", "timezone": "UTC"},
+    ),
+    "account.change_email": Probe(
+        ok={"POST": 302},
+        form={"new_email": "new-{slug}@example.com", "email_password": "{password}"},
+    ),
+    "account.confirm_email": Probe(
+        ok={"GET": 200, "POST": 302}, ids=EMAIL_TOKEN, form={}, foreign=400
+    ),
+    "account.change_password": Probe(
+        ok={"POST": 200},
+        form={
+            "current_password": "{password}",
+            "new_password": "violet tractor pelican 42",
+            "new_password_confirm": "different",
+        },
+    ),
+    "account.security_settings": Probe(ok={"GET": 200}),
+    "account.totp_start": Probe(ok={"POST": 302}, form={}),
+    "account.totp_confirm": Probe(ok={"POST": 200}, form={"code": "not-a-code"}),
+    "account.totp_disable": Probe(ok={"POST": 302}, form={"password": "{password}", "code": "x"}),
+    "account.recovery_codes": Probe(ok={"POST": 302}, form={"renew_code": "x"}),
+    # An empty form keeps two-factor optional, so the probes do not lock members out.
+    "account.workspace_security": Probe(ok={"POST": 302}, form={}),
+    # Team pages.
+    "team.members": Probe(
+        ok={"GET": 200, "POST": (302, 409)},
+        form={"email": "beta-invite-page@example.com", "role": "viewer"},
+    ),
+    "team.change_role": Probe(ok={"POST": 302}, ids=MEMBER, form={"role": "viewer"}),
+    "team.deactivate": Probe(ok={"GET": 200, "POST": 302}, ids=MEMBER, form={}),
+    "team.reactivate": Probe(ok={"POST": 302}, ids=MEMBER, form={}),
+    "team.resend_invitation": Probe(ok={"POST": 302}, ids=INVITATION, form={}),
+    "team.revoke_invitation": Probe(ok={"GET": 200, "POST": 302}, ids=INVITATION, form={}),
+    # Public; a signed-in visitor is told the invitation is for someone else (409).
+    "team.accept_invitation": Probe(
+        ok={"GET": 200, "POST": 409},
+        ids=INVITATION_TOKEN,
+        form={"name": WRITE_NAME, "password": "{password}", "confirm": "{password}"},
+        public=True,
+    ),
     # The REST API, on workspace hosts ("api") and, for tokens, on the apex ("api_apex").
     **{f"{bp}.{name}": probe for bp in ("api", "api_apex") for name, probe in _API.items()},
 }
@@ -159,8 +260,9 @@ class World:
     b: Party
     c: Party
     marker: str
-    a_ids: dict[str, int]
+    a_ids: dict[str, int | str]
     a_rows: list[dict[str, Any]]
+    a_team: dict[str, Any] = field(default_factory=dict)
 
 
 def wsgi_host(host: str) -> str:
@@ -197,8 +299,127 @@ def _new_contact(world: World, party: Party, name: str) -> int:
     return contact_id
 
 
-# Makes one object of a kind in a workspace (through its API); returns its id.
-OBJECTS: dict[str, Callable[[World, Party, str], int]] = {"contact": _new_contact}
+def _new_member(world: World, party: Party, name: str) -> int:
+    email = f"{name.lower()}@{party.slug}.example"
+    user_id, _, _ = Factory(world.app).member(party.tf, role="sales_rep", email=email)
+    return user_id
+
+
+def _new_invitation(world: World, party: Party, name: str) -> int:
+    # Sent "two minutes ago", so that resending it is not throttled.
+    invitation_id, _ = issue_invitation(
+        world.app, party.tf, f"{name.lower()}@invited.example", sent_minutes_ago=2
+    )
+    return invitation_id
+
+
+def _new_invitation_token(world: World, party: Party, name: str) -> str:
+    # A link's token is its own credential: whoever holds it may see that invitation on
+    # its workspace's host, signed in anywhere or not. So the invitee's address carries
+    # no secret marker; what is checked is that the token opens nothing on any other
+    # host, and that using it changes nothing of A's.
+    _, token = issue_invitation(
+        world.app, party.tf, f"invitee-{uuid.uuid4().hex[:12]}@token.example"
+    )
+    return token
+
+
+def _new_verify_token(world: World, party: Party, name: str) -> str:
+    """A verification link for the party's owner (whose address is already verified,
+    so that spending it changes nothing of the owner's)."""
+    with world.app.app_context():
+        try:
+            secret = account_tokens.issue(
+                db.session,
+                AccountTokenPurpose.VERIFY_EMAIL,
+                user_id=party.tf.owner_id,
+                tenant_id=party.tf.tenant.id,
+                payload={"email": party.email},
+            )
+            db.session.commit()
+            return secret
+        finally:
+            db.session.remove()
+
+
+def _new_signup_token(world: World, party: Party, name: str) -> str:
+    """The progress-page secret of a (failed) signup named after ``name``."""
+    secret = uuid.uuid4().hex
+    with world.app.app_context():
+        try:
+            db.session.add(
+                Signup(
+                    token_hash=account_tokens.hash_secret(secret),
+                    company_name=name[:200],
+                    slug=f"iso-{uuid.uuid4().hex[:12]}",
+                    owner_name=name[:200],
+                    email=party.email,
+                    plan="free",
+                    status=SignupStatus.FAILED,
+                    error=name,
+                )
+            )
+            db.session.commit()
+            return secret
+        finally:
+            db.session.remove()
+
+
+def _new_outbox_message(world: World, party: Party, name: str) -> int:
+    """A message kept in the development outbox, about ``name``."""
+    with world.app.app_context():
+        try:
+            message = OutboxMessage(
+                to_address=party.email, subject=name[:300], text_body=name, html_body=name
+            )
+            db.session.add(message)
+            db.session.commit()
+            return message.id
+        finally:
+            db.session.remove()
+
+
+def _account_token(
+    world: World, party: Party, purpose: AccountTokenPurpose, payload: dict[str, Any]
+) -> str:
+    """A mailed-link secret of the party's owner in the party's workspace."""
+    with world.app.app_context():
+        try:
+            secret = account_tokens.issue(
+                db.session,
+                purpose,
+                user_id=party.tf.owner_id,
+                tenant_id=party.tf.tenant.id,
+                payload=payload,
+            )
+            db.session.commit()
+            return secret
+        finally:
+            db.session.remove()
+
+
+def _new_reset_token(world: World, party: Party, name: str) -> str:
+    return _account_token(world, party, AccountTokenPurpose.RESET_PASSWORD, {})
+
+
+def _new_email_change_token(world: World, party: Party, name: str) -> str:
+    """An email-change link to the owner's own address: following it changes nothing."""
+    return _account_token(world, party, AccountTokenPurpose.CHANGE_EMAIL, {"email": party.email})
+
+
+# Makes one object of a kind in a workspace; returns its id (or, for invitation links,
+# the token in the URL).
+OBJECTS: dict[str, Callable[[World, Party, str], int | str]] = {
+    "contact": _new_contact,
+    "member": _new_member,
+    "invitation": _new_invitation,
+    "invitation_token": _new_invitation_token,
+    "verify_token": _new_verify_token,
+    "signup_token": _new_signup_token,
+    "outbox_message": _new_outbox_message,
+    "reset_token": _new_reset_token,
+    "email_change_token": _new_email_change_token,
+}
 
 
 def a_rows(world: World) -> list[dict[str, Any]]:
@@ -210,9 +431,20 @@ def a_rows(world: World) -> list[dict[str, Any]]:
     return sorted(body["items"], key=lambda row: row["id"])
 
 
+def a_team(world: World) -> dict[str, Any]:
+    """A's members and pending invitations, as A's own token sees them."""
+    team: dict[str, Any] = {}
+    for name in ("users", "invitations"):
+        response = _api(world, world.a, "GET", f"/api/v1/{name}", query_string={"limit": "200"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        team[name] = response.get_json()["items"]
+    return team
+
+
 def assert_a_untouched(world: World) -> None:
-    """A's rows: same count, same names, same everything."""
+    """A's rows: same count, same names, same everything (contacts, members, invitations)."""
     assert a_rows(world) == world.a_rows, "A's contacts changed"
+    assert a_team(world) == world.a_team, "A's members or invitations changed"
 
 
 def _offset_identities(app: Flask, tf: TenantFixture, start: int) -> None:
@@ -246,9 +478,12 @@ def _party(app: Flask, tf: TenantFixture) -> Party:
 def world(app: Flask) -> World:
     """Three workspaces, made once per module; A holds the secrets."""
     factory = Factory(app)
-    a_tf = factory.tenant("alpha", name="Alpha Ltd")
-    b_tf = factory.tenant("beta", name="Beta GmbH")
-    c_tf = factory.tenant("gamma", name="Gamma SA")
+    # Enterprise (no seat cap): every probe makes fresh members and invitations.
+    a_tf = factory.tenant("alpha", name="Alpha Ltd", plan="enterprise")
+    b_tf = factory.tenant("beta", name="Beta GmbH", plan="enterprise")
+    c_tf = factory.tenant("gamma", name="Gamma SA", plan="enterprise")
+    for tf in (a_tf, b_tf, c_tf):
+        verify_email(app, tf.owner_id)  # inviting needs a verified address
     _offset_identities(app, a_tf, 1_000_000)
     w = World(
         app=app,
@@ -266,6 +501,8 @@ def world(app: Flask) -> World:
         for n in range(2):
             make(w, w.b, f"BETA-{uuid.uuid4().hex}-{kind}-{n}")
     w.a_rows = a_rows(w)
+    w.a_team = a_team(w)
+    assert len(w.a_team["users"]) == 4 and len(w.a_team["invitations"]) == 6
     assert len(w.a_rows) == 3
     assert all(w.marker in row["first_name"] for row in w.a_rows)
     return w
@@ -290,7 +527,7 @@ def kind_of(app: Flask, endpoint: str) -> str:
     return "api_apex" if api else "apex"
 
 
-def path_for(app: Flask, endpoint: str, ids: Mapping[str, int]) -> str:
+def path_for(app: Flask, endpoint: str, ids: Mapping[str, int | str]) -> str:
     """The endpoint's path with ``ids`` (object kind -> id) filled in."""
     probe = REGISTRY[endpoint]
     values = {arg: ids[kind] for arg, kind in probe.ids.items()}
@@ -323,7 +560,7 @@ def call(
     *,
     host: str,
     actor: Party,
-    ids: Mapping[str, int],
+    ids: Mapping[str, int | str],
     slug: str,
     cookie: bool = False,
     token: bool = False,
@@ -471,7 +708,7 @@ def test_b_member_with_a_ids(world: World, endpoint: str, method: str) -> None:
         "api_apex": [(APEX, False, True)],
         "apex": [(APEX, True, False), (APEX, True, True)],
     }[kind]
-    expected = {404} if probe.ids else probe.ok_statuses(method)
+    expected = {probe.foreign} if probe.ids else probe.ok_statuses(method)
     for host, cookie, token in ways:
         response = call(
             world,
@@ -545,6 +782,7 @@ def test_cookie_of_a_member_of_both_workspaces_stays_on_its_host(world: World) -
     email = f"both-{uuid.uuid4().hex[:8]}@example.com"
     factory.member(a.tf, role="viewer", email=email)
     factory.member(b.tf, role="admin", email=email)
+    world.a_team = a_team(world)  # A has one more member now, on purpose
     cookies = {}
     for party in (a, b):
         client = world.app.test_client()
@@ -771,7 +1009,7 @@ def test_client_set_tenant_headers_are_ignored(world: World, endpoint: str, meth
         token=token,
         headers=headers,
     )
-    expected = {404} if probe.ids else probe.ok_statuses(method)
+    expected = {probe.foreign} if probe.ids else probe.ok_statuses(method)
     expect(response, expected, f"{method} {endpoint} on {host} with A's host in headers")
     if kind == "api" and not probe.public:
         response = call(

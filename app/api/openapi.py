@@ -15,6 +15,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify, render_template
 
+from app.api import members as _members  # noqa: F401  (adds the team routes)
 from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
 from app.api.views import CONTACT_SORTS, bp
 from app.contacts.schemas import ContactSchema
@@ -263,6 +264,9 @@ def _list_parameters() -> list[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def build_spec() -> dict[str, Any]:
     """The OpenAPI document (built once per process)."""
+    from app.api.team_openapi import TAG as TEAM_TAG
+    from app.api.team_openapi import document_team
+
     spec = APISpec(
         title="CRM API",
         version="1.0.0",
@@ -282,6 +286,7 @@ def build_spec() -> dict[str, Any]:
             {"name": "me", "description": "Who is calling."},
             {"name": "contacts", "description": "The people your team sells to."},
             {"name": "billing", "description": "Your plan, its limits and your usage."},
+            TEAM_TAG,
         ],
     )
     _contact_components(spec)
@@ -394,6 +399,7 @@ def build_spec() -> dict[str, Any]:
             },
         },
     )
+    document_team(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}, {"session": []}]
     return document

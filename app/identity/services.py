@@ -44,8 +44,11 @@ def find_user_by_email(session: DbSession, email: str) -> User | None:
     ).first()
 
 
-def get_or_create_user(session: DbSession, *, email: str, password: str, name: str = "") -> User:
-    """The identity for ``email``; created with ``password`` if it does not exist yet.
+def get_or_create_user(
+    session: DbSession, *, email: str, password: str, name: str = "", verified: bool = False
+) -> User:
+    """The identity for ``email``; created with ``password`` if it does not exist yet
+    (``verified``: its address is known to be right, e.g. demo data).
 
     An existing identity keeps its password: joining another workspace must not let
     anyone reset it.
@@ -58,7 +61,12 @@ def get_or_create_user(session: DbSession, *, email: str, password: str, name: s
         raise IdentityError(
             f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.", field="password"
         )
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        email_verified_at=utcnow() if verified else None,
+    )
     session.add(user)
     session.flush()
     return user

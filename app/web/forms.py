@@ -93,6 +93,17 @@ class FindWorkspaceForm(FlaskForm):
     )
 
 
+class FindByEmailForm(FlaskForm):
+    """Apex sign-in: "which workspaces am I in?", answered by mail."""
+
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[DataRequired(), PlainText(), Length(max=254), Email()],
+        render_kw={"autocomplete": "email", "dir": "ltr"},
+    )
+
+
 class ContactForm(FlaskForm):
     """Create or edit a contact."""
 

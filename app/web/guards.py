@@ -2,8 +2,9 @@
 
 Each workspace blueprint installs them (:func:`install`), so a page added in any area
 gets the same treatment: a session cookie that names another workspace (or a removed
-member) answers 404 as if the page did not exist, and a suspended workspace shows its
-notice and nothing else.
+member) answers 404 as if the page did not exist, a suspended workspace shows its
+notice and nothing else, and where the workspace requires two-factor sign-in, a member
+without it is sent to set it up before anything else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from tenants.models import TenantStatus
 
 # Reachable while the workspace is suspended: the notice itself, and signing out.
 SUSPENDED_ENDPOINTS = frozenset({"workspace.suspended", "workspace.logout"})
+# Reachable by a member who still has to set up a required second factor.
+ENROLMENT_ENDPOINTS = frozenset(
+    {
+        "account.security_settings",
+        "account.totp_start",
+        "account.totp_confirm",
+        "workspace.logout",
+        "workspace.suspended",
+    }
+)
 
 
 def workspace_guard() -> Response | None:
@@ -27,6 +38,13 @@ def workspace_guard() -> Response | None:
         abort(404)
     if g.tenant.status == TenantStatus.SUSPENDED and request.endpoint not in SUSPENDED_ENDPOINTS:
         return redirect(url_for("workspace.suspended"))
+    if (
+        g.tenant.require_two_factor
+        and current_user.is_authenticated
+        and current_user.user.totp_enabled_at is None
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        return redirect(url_for("account.security_settings"))
     return None
 
 

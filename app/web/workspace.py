@@ -19,10 +19,12 @@ from app.contacts.models import Contact
 from app.database import db
 from app.errors import ApiError, InvalidInput
 from app.hosts import workspace_blueprint
-from app.identity.services import authenticate
+from app.identity.account import password_sign_in
 from app.identity.sessions import Member, load_member, sign_in
+from app.identity.throttle import Limits
 from app.input_rules import CONTROL_ANY
 from app.web import guards
+from app.web.account import begin_second_factor, locked_response
 from app.web.forms import ContactForm, LoginForm
 from billing.limits import PlanLimitExceeded
 from tenants.models import TenantStatus
@@ -117,7 +119,9 @@ def login() -> str | Response:
     """Sign in to this workspace.
 
     A wrong email and a wrong password get the same message, so the page does not tell
-    who is a member.
+    who is a member. Failures are counted per address and per client; while either is
+    locked the page says so (429) and the password is not even checked. Members with
+    two-factor sign-in continue to the code page.
     """
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
@@ -125,13 +129,21 @@ def login() -> str | Response:
     form = LoginForm()
     login_failed = False
     if form.validate_on_submit():
-        user = authenticate(
+        result = password_sign_in(
             db.session,
             tenant_id=g.tenant.id,
             email=form.email.data or "",
             password=form.password.data or "",
+            remote_addr=request.remote_addr,
+            limits=Limits.from_config(),
         )
-        found = load_member(g.tenant.id, user.id) if user is not None else None
+        if result.locked_until is not None:
+            return locked_response("workspace/login.html", result.locked_until, form=form)
+        if result.user is not None and result.needs_second_factor:
+            return begin_second_factor(
+                result.user, remember=bool(form.remember.data), next_url=next_url
+            )
+        found = load_member(g.tenant.id, result.user.id) if result.user is not None else None
         if found is not None:
             sign_in(found, remember=bool(form.remember.data))
             return redirect(next_url)
@@ -141,7 +153,7 @@ def login() -> str | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out (a "remember me" cookie is cleared too)."""
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("workspace.login"))

@@ -8,104 +8,47 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from app.database import db
 from tests.conftest import PASSWORD, Factory, TenantFixture, make_app
+from tests.support.browser import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    SKIP_REASON,
+    LiveServer,
+    launch_chromium,
+    serve,
+)
+from tests.support.browser import no_horizontal_overflow as _no_horizontal_overflow
 from tests.web.conftest import seed_contacts
 
-
-def _chromium() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-CHROMIUM = _chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed (apt-get install chromium); .ci/run installs it",
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 LONG_EMAIL = (
     "bartholomew.maximilian.wolfeschlegelsteinhausenbergerdorff@a-very-long-company-domain.example"
 )
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-DOMAIN = "crm.test"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--no-proxy-server",
-    f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1, MAP {DOMAIN} 127.0.0.1",
-]
-
-
-@dataclass
-class LiveServer:
-    """The app served over HTTP; ``crm.test`` and its subdomains reach it."""
-
-    app: Flask
-    port: int
-
-    @property
-    def apex(self) -> str:
-        return f"http://{DOMAIN}:{self.port}"
-
-    def workspace(self, slug: str) -> str:
-        return f"http://{slug}.{DOMAIN}:{self.port}"
 
 
 @pytest.fixture(scope="module")
 def live_server(app: Flask, database_url: str) -> Iterator[LiveServer]:
-    """A threaded werkzeug server on a free port, for an app that knows that port."""
-    holder: dict[str, Flask] = {}
-
-    def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
-        return holder["app"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, dispatch, threaded=True)
-    served = make_app(database_url, SERVER_NAME=f"{DOMAIN}:{server.server_port}")
-    holder["app"] = served
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(served, server.server_port)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with served.app_context():
-            db.engine.dispose()
+    """The app over HTTP, for an app that knows its port."""
+    with serve(lambda server_name: make_app(database_url, SERVER_NAME=server_name)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """A headless Chromium (Debian's, never a downloaded one)."""
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -159,10 +102,6 @@ def workspace(factory: Factory, app: Flask) -> TenantFixture:
         ],
     )
     return tf
-
-
-def _no_horizontal_overflow(page: Any) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def _box(locator: Any) -> dict[str, float]:
