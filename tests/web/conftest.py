@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html import unescape
 from typing import Any
 
@@ -13,7 +14,16 @@ from flask.testing import FlaskClient
 from app.contacts.models import Contact
 from app.database import db
 from tenants.context import tenant_context
-from tests.conftest import Factory, TenantFixture, csrf_token_from, login
+from tests.conftest import (
+    Factory,
+    TenantFixture,
+    csrf_token_from,
+    login,
+    mail_settings,
+    make_app,
+)
+from tests.support.browser import LiveServer, launch_chromium, serve
+from tests.support.smtp import SmtpSink
 
 
 class Browser:
@@ -110,3 +120,22 @@ def sign_in_as(app: Flask, tf: TenantFixture, email: str) -> Browser:
     response = login(client, tf, email=email)
     assert response.status_code == 302, text_of(response)[:2000]
     return Browser(client, tf)
+
+
+@pytest.fixture(scope="module")
+def live_server(app: Flask, database_url: str, smtp_sink: SmtpSink) -> Iterator[LiveServer]:
+    """The app over real HTTP for browser tests (an app that knows its port); its mail
+    goes to the real SMTP sink."""
+    with serve(
+        lambda server_name: make_app(
+            database_url, SERVER_NAME=server_name, **mail_settings(smtp_sink)
+        )
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (Debian's, never a downloaded one)."""
+    with launch_chromium() as browser:
+        yield browser

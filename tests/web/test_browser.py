@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from tests.conftest import PASSWORD, Factory, TenantFixture, make_app
+from tests.conftest import PASSWORD, Factory, TenantFixture
 from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
     PHONE,
     SKIP_REASON,
     LiveServer,
-    launch_chromium,
-    serve,
 )
 from tests.support.browser import no_horizontal_overflow as _no_horizontal_overflow
 from tests.web.conftest import seed_contacts
@@ -35,20 +32,6 @@ expect = playwright_api.expect
 LONG_EMAIL = (
     "bartholomew.maximilian.wolfeschlegelsteinhausenbergerdorff@a-very-long-company-domain.example"
 )
-
-
-@pytest.fixture(scope="module")
-def live_server(app: Flask, database_url: str) -> Iterator[LiveServer]:
-    """The app over HTTP, for an app that knows its port."""
-    with serve(lambda server_name: make_app(database_url, SERVER_NAME=server_name)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """A headless Chromium (Debian's, never a downloaded one)."""
-    with launch_chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

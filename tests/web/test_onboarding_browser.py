@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from tests.conftest import PASSWORD, Factory, TenantFixture, mail_settings, make_app
+from tests.conftest import PASSWORD, Factory, TenantFixture
 from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
     PHONE,
     SKIP_REASON,
     LiveServer,
-    launch_chromium,
     no_horizontal_overflow,
-    serve,
 )
 from tests.support.smtp import SmtpSink
 
@@ -31,23 +27,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 NEW_PASSWORD = "violet tugboat harmonica"
-
-
-@pytest.fixture(scope="module")
-def live_server(app: Flask, database_url: str, smtp_sink: SmtpSink) -> Iterator[LiveServer]:
-    """The app over HTTP; its mail goes to the real SMTP sink."""
-    with serve(
-        lambda server_name: make_app(
-            database_url, SERVER_NAME=server_name, **mail_settings(smtp_sink)
-        )
-    ) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launch_chromium() as browser:
-        yield browser
 
 
 def _mail_link(sink: SmtpSink, to: str, contains: str, count: int = 1) -> str:
