@@ -484,6 +484,11 @@ def run_command(host: str, port: int | None, no_seed: bool) -> None:
         click.echo("  Login:      owner@demo.example / demo-password")
         click.echo(f"  API:        {scheme}://demo.{server}/api/v1/contacts  (docs: /api/v1/docs)")
         click.echo("  Operator:   operator@example.com / operator-password")
+        click.echo(f"  Sign up:    {scheme}://{server}/signup")
+        if not app.config.get("MAIL_SMTP_HOST"):
+            click.echo(
+                f"  Mail:       {scheme}://{server}/outbox  (no SMTP set: mail is kept here)"
+            )
         click.echo("")
     import signal
 

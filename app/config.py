@@ -95,6 +95,9 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": _int(e, "LOGIN_MAX_FAILURES_PER_IP", 30, 1),
         "LOGIN_LOCKOUT_SECONDS": _int(e, "LOGIN_LOCKOUT_SECONDS", 900, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(e, "LOGIN_FAILURE_WINDOW_SECONDS", 900, 1),
+        # Per client IP and hour: signups, and "find my workspace" mails asked for.
+        "SIGNUP_MAX_PER_IP_PER_HOUR": _int(e, "SIGNUP_MAX_PER_IP_PER_HOUR", 5, 1),
+        "FIND_WORKSPACE_MAX_PER_IP_PER_HOUR": _int(e, "FIND_WORKSPACE_MAX_PER_IP_PER_HOUR", 5, 1),
         # At most this many password-reset mails per account and hour.
         "PASSWORD_RESET_MAILS_PER_HOUR": _int(e, "PASSWORD_RESET_MAILS_PER_HOUR", 3, 1),
         "WTF_CSRF_TIME_LIMIT": None,

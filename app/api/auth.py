@@ -73,6 +73,12 @@ def _from_session() -> Member:
             raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
         except Exception as exc:  # flask-wtf raises ValidationError for bad tokens
             raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
-    g.auth_method = "session"
     member: Member = current_user._get_current_object()
+    if g.tenant.require_two_factor and member.user.totp_enabled_at is None:
+        # The pages send this member to two-factor setup first; the API must not be the
+        # way around it.
+        raise ApiError(
+            403, "forbidden", "This workspace requires two-factor sign-in: set it up first."
+        )
+    g.auth_method = "session"
     return member

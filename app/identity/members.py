@@ -35,6 +35,7 @@ from app.audit.services import record_platform
 from app.contacts import services as contact_services
 from app.database import DbSession, utcnow
 from app.errors import InvalidInput
+from app.identity import throttle
 from app.identity.models import ApiToken, Invitation, Membership, User
 from app.identity.passwords import hash_password, password_problem, verify_password
 from app.identity.services import find_user_by_email
@@ -459,14 +460,21 @@ def find_invitation(session: DbSession, tenant_id: int, raw: str) -> Invitation 
 
 
 def accept_invitation(
-    session: DbSession, *, tenant: Tenant, raw: str, password: Any, name: Any = None
+    session: DbSession,
+    *,
+    tenant: Tenant,
+    raw: str,
+    password: Any,
+    name: Any = None,
+    remote_addr: str | None = None,
 ) -> User:
     """Join the workspace through an invitation link; returns the identity that joined.
 
     With no identity for the invited address yet, one is made from ``name`` and
     ``password`` (a new password must pass :func:`password_problem`); its email counts
     as verified, since the link came through that mailbox. An existing identity proves
-    itself with its password. The invitation is claimed by one conditional UPDATE (still
+    itself with its password, under the same throttle as sign-in (this form must not be
+    a way around the lockout). The invitation is claimed by one conditional UPDATE (still
     pending, not expired), so two submits of the same link make one membership. No seat
     is reserved: the invitation's seat passes to the membership.
     """
@@ -481,7 +489,19 @@ def accept_invitation(
         if user is None:
             user = _new_identity(session, tenant, invitation.email, name, password)
         else:
+            keys = (throttle.account_key(user.email), throttle.ip_key(remote_addr))
+            if throttle.locked_until(session, *keys) is not None:
+                raise TeamError(
+                    _l("Too many wrong passwords. Try again in a few minutes."), field="password"
+                )
             if not verify_password(user.password_hash, password):
+                throttle.record_login_failure(
+                    session,
+                    email=user.email,
+                    remote_addr=remote_addr,
+                    limits=throttle.Limits.from_config(),
+                )
+                session.commit()  # the failure must count even though this refuses
                 raise TeamError(_l("Wrong password for this account."), field="password")
             if user.email_verified_at is None:
                 user.email_verified_at = utcnow()

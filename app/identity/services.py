@@ -115,6 +115,23 @@ def authenticate(session: DbSession, *, tenant_id: int, email: str, password: st
     return user if active_membership(session, user.id, tenant_id) is not None else None
 
 
+def workspaces_of(session: DbSession, user_id: int) -> list[Tenant]:
+    """The live workspaces where ``user_id`` is an active member, by name: one identity,
+    several workspaces."""
+    return list(
+        session.scalars(
+            select(Tenant)
+            .join(Membership, Membership.tenant_id == Tenant.id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.is_active.is_(True),
+                Tenant.status.in_(LIVE_STATUSES),
+            )
+            .order_by(Tenant.name, Tenant.slug)
+        )
+    )
+
+
 def active_membership(session: DbSession, user_id: int, tenant_id: int) -> Membership | None:
     """The user's active membership in the tenant, if any."""
     return session.scalars(

@@ -361,6 +361,7 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
                     raw=token,
                     password=form.data.get("password"),
                     name=form.data.get("name"),
+                    remote_addr=request.remote_addr,
                 )
             except TeamError as refusal:
                 if refusal.code == "gone":

@@ -20,6 +20,7 @@ from app.database import db
 from app.errors import ApiError, InvalidInput
 from app.hosts import workspace_blueprint
 from app.identity.account import password_sign_in
+from app.identity.services import workspaces_of
 from app.identity.sessions import Member, load_member, sign_in
 from app.identity.throttle import Limits
 from app.input_rules import CONTROL_ANY
@@ -27,7 +28,7 @@ from app.web import guards
 from app.web.account import begin_second_factor, locked_response
 from app.web.forms import ContactForm, LoginForm
 from billing.limits import PlanLimitExceeded
-from tenants.models import TenantStatus
+from tenants.models import Tenant, TenantStatus
 
 bp = workspace_blueprint("workspace", __name__)
 guards.install(bp)
@@ -71,7 +72,16 @@ def _labels() -> dict[str, Any]:
     return {
         "role_label": lambda key: ROLE_LABELS.get(key, key),
         "limit_message": plan_limit_message,
+        "other_workspaces": _other_workspaces,
     }
+
+
+def _other_workspaces() -> list[Tenant]:
+    """The signed-in person's other workspaces, for the user menu (asked for only when a
+    page draws the menu)."""
+    if not current_user.is_authenticated or g.get("tenant") is None:
+        return []
+    return [t for t in workspaces_of(db.session, member().id) if t.id != g.tenant.id]
 
 
 def plan_limit_message(refusal: PlanLimitExceeded) -> str:

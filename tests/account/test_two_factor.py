@@ -190,10 +190,17 @@ def test_a_workspace_can_require_two_factor(
         response = rep.get(path)
         assert response.status_code == 302, path
         assert urlsplit(response.location).path == "/settings/security"
+    # The API with the session cookie is no way around it (tokens are their own
+    # credential and keep working).
+    api = rep.get("/api/v1/contacts")
+    assert api.status_code == 403
+    assert api.get_json()["error"]["code"] == "forbidden"
+    assert "two-factor" in api.get_json()["error"]["message"]
     page = rep.get("/settings/security")
     assert page.status_code == 200
     assert "requires two-factor sign-in" in text_of(page)
     enrol_two_factor(rep)
     assert rep.get("/contacts").status_code == 200
+    assert rep.get("/api/v1/contacts").status_code == 200
     signed_out = rep.submit("/settings/security", {}, action="/logout")
     assert urlsplit(signed_out.location).path == "/login"

@@ -98,6 +98,42 @@ def test_accept_with_existing_identity_of_another_workspace(
         db.session.remove()
 
 
+def test_accepting_with_an_existing_identity_is_throttled_like_sign_in(
+    app: Flask, factory: Factory, owner: Browser, tenant: TenantFixture, smtp_sink: Any
+) -> None:
+    # The accept form checks an account's password: it must not be a way around the
+    # sign-in lockout.
+    other = factory.tenant("other", name="Other Co")
+    _, email, _ = factory.member(other, role="viewer")
+    assert invite(owner, email).status_code == 302
+    link = path_of(invitation_link(smtp_sink, email))
+    visitor = Browser(app.test_client(), tenant)
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    address = {"REMOTE_ADDR": "198.51.100.23"}
+    for _ in range(limit):
+        wrong = visitor.submit(link, {"password": "not the password"}, environ_overrides=address)
+        assert "Wrong password" in field_errors(text_of(wrong))
+    locked = visitor.submit(link, {"password": PASSWORD}, environ_overrides=address)
+    assert locked.status_code == 400
+    assert "Too many wrong passwords" in field_errors(text_of(locked))
+    with app.app_context():
+        assert (
+            db.session.query(Membership)
+            .filter(
+                Membership.tenant_id == tenant.tenant.id,
+                Membership.user_id == select(User.id).where(User.email == email).scalar_subquery(),
+            )
+            .count()
+            == 0
+        )
+        db.session.remove()
+    # The account is locked for sign-in too, on every workspace.
+    signed = Browser(app.test_client(), other).submit(
+        "/login", {"email": email, "password": PASSWORD}, environ_overrides=address
+    )
+    assert signed.status_code == 429
+
+
 def test_signed_in_as_someone_else(app: Flask, owner: Browser, tenant: TenantFixture) -> None:
     _, token = issue_invitation(app, tenant, new_email())
     page = owner.get(f"/invitations/{token}")

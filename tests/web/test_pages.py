@@ -638,3 +638,19 @@ def test_a_service_refusal_is_shown_on_the_form(
     assert "Not a member." in html  # no such field on the form: shown above it
     assert 'value="ann@example.com"' in html
     assert contact_count(app, owner.tf) == 0
+
+
+def test_user_menu_lists_the_other_workspaces_of_the_same_identity(
+    app: Flask, factory: Factory, tenant: TenantFixture
+) -> None:
+    other = factory.tenant("sister", name="Sister Company")
+    third = factory.tenant("third", name="Unrelated Co")
+    _, email, _ = factory.member(other, role="viewer")
+    factory.member(tenant, role="sales_rep", email=email)
+    page = text_of(sign_in_as(app, tenant, email).get("/contacts"))
+    assert "Your other workspaces" in page
+    assert f'href="http://{other.host}/"' in page and "Sister Company" in page
+    assert third.host not in page and "Unrelated Co" not in page
+    # Someone with one workspace sees no such section.
+    alone = text_of(sign_in_as(app, third, third.owner_email).get("/contacts"))
+    assert "Your other workspaces" not in alone
