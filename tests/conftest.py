@@ -88,6 +88,15 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
     return create_app(config)
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis of tests that need a real Celery worker; they are skipped without it."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (REDIS_URL) for a real Celery worker")
+    return url
+
+
 @pytest.fixture(scope="session")
 def smtp_sink() -> Iterator[SmtpSink]:
     """A real SMTP server on loopback that every test app sends its mail to."""

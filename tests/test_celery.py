@@ -8,10 +8,6 @@ task body reads anything.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +24,15 @@ from app.tasks import celery_app, init_celery
 from tenants.celery import HEADER
 from tenants.context import NoTenantBound, current_tenant, tenant_context
 from tenants.models import Tenant, TenantStatus
-from tests.conftest import ROOT, SERVER_NAME, TenantFixture, make_app
+from tests.conftest import TenantFixture, make_app
+from tests.support.worker import (
+    forget_queue,
+    start_worker,
+    stop_worker,
+    wait_until_ready,
+    worker_env,
+)
 
-WORKER_READY_SECONDS = 60
 RESULT_SECONDS = 60
 
 
@@ -162,66 +164,6 @@ def test_the_header_not_the_ambient_binding_decides_the_tenant(
 # -------------------------------------------------------------------- real worker
 
 
-def _worker_env(database_url: str, redis_url: str, queue: str, instance: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CRM_", "CELERY_", "STRIPE_", "FLASK_"))
-        and key not in {"DATABASE_URL", "SECRET_KEY", "SERVER_NAME"}
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        CELERY_BROKER_URL=redis_url,
-        CRM_CELERY_QUEUE=queue,
-        SERVER_NAME=SERVER_NAME,
-        CRM_INSTANCE_PATH=str(instance),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _wait_until_ready(worker: subprocess.Popen[bytes], log: Path, name: str) -> None:
-    deadline = time.monotonic() + WORKER_READY_SECONDS
-    while time.monotonic() < deadline:
-        output = log.read_text(errors="replace") if log.exists() else ""
-        if f"{name} ready." in output:
-            return
-        if worker.poll() is not None:
-            pytest.fail(f"celery worker exited with {worker.returncode}:\n{output}")
-        time.sleep(0.2)
-    pytest.fail(f"celery worker not ready after {WORKER_READY_SECONDS}s:\n{log.read_text()}")
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-
-
-def forget_queue(redis_url: str, queue: str) -> None:
-    """Remove the keys kombu keeps for a queue, so test runs leave nothing behind."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.skip("needs Redis (REDIS_URL) for a real Celery worker")
-    return url
-
-
 @pytest.mark.redis
 def test_a_real_worker_binds_each_message_to_its_own_tenant(
     app: Flask,
@@ -233,13 +175,7 @@ def test_a_real_worker_binds_each_message_to_its_own_tenant(
     a, b = tenants_with_contacts
     # A queue of our own: parallel test runs on one Redis never take each other's tasks.
     queue = f"crm-test-{uuid.uuid4().hex[:12]}"
-    name = f"{queue}@localhost"
     log = tmp_path / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "app.worker", "worker",
-        "--pool=solo", "--concurrency=1", "-Q", queue, "-n", name, "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
     sender = make_app(
         database_url,
         CELERY_BROKER_URL=redis_url,
@@ -247,16 +183,9 @@ def test_a_real_worker_binds_each_message_to_its_own_tenant(
         CELERY_TASK_QUEUE=queue,
     )
     results: list[Any] = []
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=_worker_env(database_url, redis_url, queue, tmp_path),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(worker_env(database_url, redis_url, queue, tmp_path), queue, log)
     try:
-        _wait_until_ready(worker, log, name)
+        wait_until_ready(worker, log, queue)
         with sender.app_context():
             assert not celery_app.conf.task_always_eager
             with tenant_context(a.tenant.ref):
@@ -285,7 +214,7 @@ def test_a_real_worker_binds_each_message_to_its_own_tenant(
                 # Raised by the header check, before the task body could read anything.
                 assert HEADER in str(refused.result)
     finally:
-        _stop(worker)
+        stop_worker(worker)
         with sender.app_context():
             for result in results:
                 result.forget()
