@@ -83,7 +83,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.web import security
     from app.web.account import bp as account_bp
+    from app.web.activities import bp as activities_bp
     from app.web.apex import bp as apex_bp
+    from app.web.companies import bp as companies_bp
+    from app.web.deals import bp as deals_bp
     from app.web.signup import bp as signup_bp
     from app.web.signup import onboarding as onboarding_bp
     from app.web.team import bp as team_bp
@@ -96,6 +99,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workspace_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(team_bp)
+    app.register_blueprint(companies_bp)
+    app.register_blueprint(deals_bp)
+    app.register_blueprint(activities_bp)
     security.init_app(app)
     init_api(app)
 

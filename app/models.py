@@ -7,9 +7,12 @@ all need every table; importing this module guarantees it.
 from __future__ import annotations
 
 from app.access.models import Role
+from app.activities.models import Activity
 from app.audit.models import AuditEntry, PlatformAuditEntry
+from app.companies.models import Company
 from app.contacts.models import Contact
 from app.database import PublicBase, TenantBase
+from app.deals.models import Deal
 from app.identity.models import (
     AccountToken,
     ApiToken,
@@ -22,14 +25,18 @@ from app.mail.models import OutboxMessage
 from app.operators.models import Operator
 from app.pipelines.models import Pipeline, Stage
 from app.signup.models import Signup
+from app.timeline.models import TimelineEvent
 from billing.models import UsageCounter
 from tenants.models import Tenant
 
 __all__ = [
     "AccountToken",
+    "Activity",
     "ApiToken",
     "AuditEntry",
+    "Company",
     "Contact",
+    "Deal",
     "Invitation",
     "LoginThrottle",
     "Membership",
@@ -43,6 +50,7 @@ __all__ = [
     "Stage",
     "Tenant",
     "TenantBase",
+    "TimelineEvent",
     "UsageCounter",
     "User",
 ]

@@ -15,6 +15,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify, render_template
 
+from app.api import activities as _activities  # noqa: F401  (adds the activity routes)
+from app.api import activities_openapi, companies_openapi, deals_openapi
+from app.api import companies as _companies  # noqa: F401  (adds the company routes)
+from app.api import deals as _deals  # noqa: F401  (adds the deal routes)
 from app.api import members as _members  # noqa: F401  (adds the team routes)
 from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
 from app.api.views import CONTACT_SORTS, bp
@@ -287,6 +291,9 @@ def build_spec() -> dict[str, Any]:
             {"name": "contacts", "description": "The people your team sells to."},
             {"name": "billing", "description": "Your plan, its limits and your usage."},
             TEAM_TAG,
+            companies_openapi.TAG,
+            deals_openapi.TAG,
+            activities_openapi.TAG,
         ],
     )
     _contact_components(spec)
@@ -400,6 +407,9 @@ def build_spec() -> dict[str, Any]:
         },
     )
     document_team(spec)
+    companies_openapi.document(spec)
+    deals_openapi.document(spec)
+    activities_openapi.document(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}, {"session": []}]
     return document

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index, String, Text, text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.crm_types import CustomValues, Tags
 from app.database import BigId, TenantBase, Timestamp
 
 
@@ -21,7 +22,16 @@ class Contact(TenantBase):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     title: Mapped[str | None] = mapped_column(String(150))
+    # The company as typed (B2C contacts and people whose company is not a record).
     company_name: Mapped[str | None] = mapped_column(String(200))
+    # The company record the person belongs to, if any (deleting it keeps the person).
+    company_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("companies.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str | None] = mapped_column(String(100))
+    birthday: Mapped[dt.date | None] = mapped_column(Date)
+    tags: Mapped[Tags]
+    custom_fields: Mapped[CustomValues]
     notes: Mapped[str | None] = mapped_column(Text)
     # Platform user ids; no foreign keys into ``public`` (see app.database).
     owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
@@ -32,6 +42,7 @@ class Contact(TenantBase):
     __table_args__ = (
         Index("ix_contacts_email_lower", text("lower(email)")),
         Index("ix_contacts_name", "last_name", "first_name", "id"),
+        Index("ix_contacts_tags", "tags", postgresql_using="gin"),
     )
 
     @property

@@ -1,0 +1,1 @@
+"""Activities: calls, meetings, logged emails, tasks and notes."""

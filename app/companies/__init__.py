@@ -1,0 +1,1 @@
+"""Companies: the organisations a tenant sells to, with their people and deals."""

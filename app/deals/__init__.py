@@ -1,0 +1,1 @@
+"""Deals: opportunities moving through a pipeline's stages."""

@@ -1,0 +1,1 @@
+"""The client timeline: one time-ordered history per contact, company and deal."""

@@ -1,0 +1,9 @@
+"""Workspace pages: companies."""
+
+from __future__ import annotations
+
+from app.hosts import workspace_blueprint
+from app.web import guards
+
+bp = workspace_blueprint("companies", __name__)
+guards.install(bp)

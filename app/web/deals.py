@@ -1,0 +1,9 @@
+"""Workspace pages: deals."""
+
+from __future__ import annotations
+
+from app.hosts import workspace_blueprint
+from app.web import guards
+
+bp = workspace_blueprint("deals", __name__)
+guards.install(bp)
