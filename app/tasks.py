@@ -34,6 +34,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "identity.sweep_expired_invitations",
         "schedule": crontab(hour=3, minute=45),
     },
+    # Every minute: task reminders and overdue notices (app.activities.tasks).
+    "activities-task-reminders-every-minute": {
+        "task": "activities.send_task_reminders",
+        "schedule": crontab(),
+    },
 }
 
 
@@ -126,6 +131,7 @@ def init_celery(app: Flask) -> Celery:
     tenant_celery.connect(celery_app, _lookup_tenant)
     app.extensions["celery"] = celery_app
     # Task modules register themselves on import.
+    from app.activities import tasks as _activity_tasks  # noqa: F401
     from app.contacts import tasks as _contact_tasks  # noqa: F401
     from app.identity import invitation_tasks as _invitation_tasks  # noqa: F401
     from app.mail import tasks as _mail_tasks  # noqa: F401

@@ -83,4 +83,11 @@ def end_transaction_for_rebind(session: DbSession) -> None:
     """
     real = session() if isinstance(session, scoped_session) else session
     if real.in_transaction():
-        real.commit()
+        # The rows it read (tenant, token, member) were read moments ago in this very
+        # request: keep them loaded instead of reloading each one after the commit.
+        expire = real.expire_on_commit
+        real.expire_on_commit = False
+        try:
+            real.commit()
+        finally:
+            real.expire_on_commit = expire

@@ -36,7 +36,7 @@ from app.identity.models import AccountTokenPurpose
 from app.mail.models import OutboxMessage
 from app.signup.models import Signup, SignupStatus
 from tenants.binding import bind_connection
-from tenants.context import TenantRef
+from tenants.context import TenantRef, tenant_context
 from tests.conftest import PASSWORD, SERVER_NAME, Factory, TenantFixture, csrf_token_from, login
 from tests.team.support import issue_invitation, verify_email
 
@@ -47,6 +47,9 @@ APEX = SERVER_NAME
 SECRET_PREFIX = "ALPHA-SECRET"
 WRITE_NAME = "BETA-WRITE"
 CONTACT = {"contact_id": "contact"}
+DEAL = {"deal_id": "deal"}
+ACTIVITY = {"activity_id": "activity"}
+COMPANY = {"company_id": "company"}
 MEMBER = {"user_id": "member"}
 INVITATION = {"invitation_id": "invitation"}
 INVITATION_TOKEN = {"token": "invitation_token"}
@@ -96,6 +99,21 @@ _API: dict[str, Probe] = {
         ok={"PATCH": 200}, ids=CONTACT, json={"first_name": WRITE_NAME, "notes": WRITE_NAME}
     ),
     "delete_contact": Probe(ok={"DELETE": 204}, ids=CONTACT),
+    "list_companies": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "200"}),
+    "create_company": Probe(ok={"POST": 201}, json={"name": WRITE_NAME, "tags": [WRITE_NAME]}),
+    "get_company": Probe(ok={"GET": 200}, ids=COMPANY),
+    "update_company": Probe(
+        ok={"PATCH": 200}, ids=COMPANY, json={"name": WRITE_NAME, "notes": WRITE_NAME}
+    ),
+    "delete_company": Probe(ok={"DELETE": 204}, ids=COMPANY),
+    "list_company_contacts": Probe(ok={"GET": 200}, ids=COMPANY, query={"limit": "200"}),
+    "list_deals": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "200"}),
+    "create_deal": Probe(ok={"POST": 201}, json={"title": WRITE_NAME, "amount": "1.00"}),
+    "get_deal": Probe(ok={"GET": 200}, ids=DEAL),
+    "update_deal": Probe(
+        ok={"PATCH": 200}, ids=DEAL, json={"title": WRITE_NAME, "notes": WRITE_NAME}
+    ),
+    "delete_deal": Probe(ok={"DELETE": 204}, ids=DEAL),
     "list_users": Probe(ok={"GET": 200}, query={"limit": "200"}),
     "get_user": Probe(ok={"GET": 200}, ids=MEMBER),
     "update_user": Probe(ok={"PATCH": 200}, ids=MEMBER, json={"role": "viewer"}),
@@ -108,6 +126,18 @@ _API: dict[str, Probe] = {
     ),
     "resend_invitation": Probe(ok={"POST": 200}, ids=INVITATION),
     "revoke_invitation": Probe(ok={"DELETE": 204}, ids=INVITATION),
+    "list_activities": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "create_activity": Probe(ok={"POST": 201}, json={"type": "note", "body": WRITE_NAME}),
+    "get_activity": Probe(ok={"GET": 200}, ids=ACTIVITY),
+    "update_activity": Probe(
+        ok={"PATCH": 200}, ids=ACTIVITY, json={"subject": WRITE_NAME, "body": WRITE_NAME}
+    ),
+    "delete_activity": Probe(ok={"DELETE": 204}, ids=ACTIVITY),
+    "complete_activity": Probe(ok={"POST": 200}, ids=ACTIVITY, json={"result_note": WRITE_NAME}),
+    "reopen_activity": Probe(ok={"POST": 200}, ids=ACTIVITY),
+    "contact_timeline": Probe(ok={"GET": 200}, ids=CONTACT, query={"limit": "200"}),
+    "company_timeline": Probe(ok={"GET": 200}, ids=COMPANY, query={"limit": "200"}),
+    "deal_timeline": Probe(ok={"GET": 200}, ids=DEAL, query={"limit": "200"}),
     "openapi_json": Probe(ok={"GET": 200}, public=True),
     "docs": Probe(ok={"GET": 200}, public=True),
 }
@@ -155,6 +185,44 @@ REGISTRY: dict[str, Probe] = {
     ),
     "workspace.contact_delete_confirm": Probe(ok={"GET": 200}, ids=CONTACT),
     "workspace.contact_delete": Probe(ok={"POST": 302}, ids=CONTACT, form={}),
+    # Company pages.
+    "companies.companies": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX}),
+    "companies.company_new": Probe(ok={"GET": 200, "POST": 302}, form={"name": WRITE_NAME}),
+    "companies.company_detail": Probe(ok={"GET": 200}, ids=COMPANY),
+    "companies.company_edit": Probe(
+        ok={"GET": 200, "POST": 302}, ids=COMPANY, form={"name": WRITE_NAME, "notes": WRITE_NAME}
+    ),
+    "companies.company_delete_confirm": Probe(ok={"GET": 200}, ids=COMPANY),
+    "companies.company_delete": Probe(ok={"POST": 302}, ids=COMPANY, form={}),
+    # Deal pages. The stage move names no stage (ids differ per workspace): its normal
+    # answer is the card with the field error.
+    "deals.deal_list": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX}),
+    "deals.deal_new": Probe(
+        ok={"GET": 200, "POST": 302}, form={"title": WRITE_NAME, "currency": "EUR"}
+    ),
+    "deals.deal_detail": Probe(ok={"GET": 200}, ids=DEAL),
+    "deals.deal_edit": Probe(
+        ok={"GET": 200, "POST": 302},
+        ids=DEAL,
+        form={"title": WRITE_NAME, "currency": "EUR", "notes": WRITE_NAME},
+    ),
+    "deals.deal_move": Probe(ok={"POST": 200}, ids=DEAL, form={"stage_id": ""}),
+    "deals.deal_delete_confirm": Probe(ok={"GET": 200}, ids=DEAL),
+    "deals.deal_delete": Probe(ok={"POST": 302}, ids=DEAL, form={}),
+    # Activity pages; the objects are tasks (so that done and reopen apply).
+    "activities.my_tasks": Probe(ok={"GET": 200}),
+    "activities.activity_new": Probe(
+        ok={"GET": 200, "POST": 302}, form={"type": "note", "body": WRITE_NAME}
+    ),
+    "activities.activity_edit": Probe(
+        ok={"GET": 200, "POST": 302}, ids=ACTIVITY, form={"type": "task", "subject": WRITE_NAME}
+    ),
+    "activities.activity_delete_confirm": Probe(ok={"GET": 200}, ids=ACTIVITY),
+    "activities.activity_delete": Probe(ok={"POST": 302}, ids=ACTIVITY, form={}),
+    "activities.activity_complete": Probe(
+        ok={"POST": 302}, ids=ACTIVITY, form={"result_note": WRITE_NAME}
+    ),
+    "activities.activity_reopen": Probe(ok={"POST": 302}, ids=ACTIVITY, form={}),
     # Account pages. Password and 2FA probes are refused on a field (wrong code, two
     # different new passwords), so that the parties' sessions survive the probes.
     "account.login_two_factor": Probe(ok={"GET": 302, "POST": 302}, form={}, public=True),
@@ -263,6 +331,9 @@ class World:
     a_ids: dict[str, int | str]
     a_rows: list[dict[str, Any]]
     a_team: dict[str, Any] = field(default_factory=dict)
+    a_deals: list[dict[str, Any]] = field(default_factory=list)
+    a_companies: list[dict[str, Any]] = field(default_factory=list)
+    a_activities: list[dict[str, Any]] = field(default_factory=list)
 
 
 def wsgi_host(host: str) -> str:
@@ -297,6 +368,56 @@ def _new_contact(world: World, party: Party, name: str) -> int:
     assert response.status_code == 201, response.get_data(as_text=True)
     contact_id: int = response.get_json()["id"]
     return contact_id
+
+
+def _new_deal(world: World, party: Party, name: str) -> int:
+    """A deal named after ``name``, with an amount, notes and tags."""
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/deals",
+        json={"title": name[:200], "amount": "1234.50", "notes": f"notes of {name}", "tags": ["x"]},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    deal_id: int = response.get_json()["id"]
+    return deal_id
+
+
+def _new_company(world: World, party: Party, name: str) -> int:
+    """A company named after ``name`` (straight into the schema: the timeline probes only
+    need the card to exist)."""
+    from app.companies.models import Company
+
+    with world.app.app_context(), tenant_context(party.tf.tenant.ref):
+        company = Company(name=name[:200], notes=f"notes of {name}", owner_id=party.tf.owner_id)
+        db.session.add(company)
+        db.session.commit()
+        company_id = int(company.id)
+        db.session.remove()
+    return company_id
+
+
+def _new_activity(world: World, party: Party, name: str) -> int:
+    """A task named after ``name`` with details and a result note, on the party's
+    first contact's card (so that its timeline carries the name too)."""
+    contacts = _api(world, party, "GET", "/api/v1/contacts", query_string={"limit": "1"})
+    first = contacts.get_json()["items"]
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/activities",
+        json={
+            "type": "task",
+            "subject": name[:300],
+            "body": f"details of {name}",
+            "contact_id": first[0]["id"] if first else None,
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    activity_id: int = response.get_json()["id"]
+    return activity_id
 
 
 def _new_member(world: World, party: Party, name: str) -> int:
@@ -411,7 +532,10 @@ def _new_email_change_token(world: World, party: Party, name: str) -> str:
 # the token in the URL).
 OBJECTS: dict[str, Callable[[World, Party, str], int | str]] = {
     "contact": _new_contact,
+    "deal": _new_deal,
     "member": _new_member,
+    "company": _new_company,
+    "activity": _new_activity,
     "invitation": _new_invitation,
     "invitation_token": _new_invitation_token,
     "verify_token": _new_verify_token,
@@ -441,9 +565,37 @@ def a_team(world: World) -> dict[str, Any]:
     return team
 
 
+def a_deals(world: World) -> list[dict[str, Any]]:
+    """Every deal of A, as A's own token sees them."""
+    response = _api(world, world.a, "GET", "/api/v1/deals", query_string={"limit": "200"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["next_cursor"] is None
+    return sorted(response.get_json()["items"], key=lambda row: row["id"])
+
+
+def a_activities(world: World) -> list[dict[str, Any]]:
+    """Every activity of A, as A's own token sees them."""
+    response = _api(world, world.a, "GET", "/api/v1/activities", query_string={"limit": "200"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["next_cursor"] is None
+    return sorted(response.get_json()["items"], key=lambda row: row["id"])
+
+
+def a_companies(world: World) -> list[dict[str, Any]]:
+    """Every company of A, as A's own token sees them."""
+    response = _api(world, world.a, "GET", "/api/v1/companies", query_string={"limit": "200"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["next_cursor"] is None
+    return sorted(response.get_json()["items"], key=lambda row: row["id"])
+
+
 def assert_a_untouched(world: World) -> None:
-    """A's rows: same count, same names, same everything (contacts, members, invitations)."""
+    """A's rows: same count, same names, same everything (contacts, deals, members,
+    invitations)."""
     assert a_rows(world) == world.a_rows, "A's contacts changed"
+    assert a_deals(world) == world.a_deals, "A's deals changed"
+    assert a_companies(world) == world.a_companies, "A's companies changed"
+    assert a_activities(world) == world.a_activities, "A's activities changed"
     assert a_team(world) == world.a_team, "A's members or invitations changed"
 
 
@@ -502,6 +654,12 @@ def world(app: Flask) -> World:
             make(w, w.b, f"BETA-{uuid.uuid4().hex}-{kind}-{n}")
     w.a_rows = a_rows(w)
     w.a_team = a_team(w)
+    w.a_deals = a_deals(w)
+    w.a_companies = a_companies(w)
+    assert len(w.a_companies) == 3 and all(w.marker in row["name"] for row in w.a_companies)
+    w.a_activities = a_activities(w)
+    assert len(w.a_activities) == 3 and all(w.marker in a["subject"] for a in w.a_activities)
+    assert len(w.a_deals) == 3 and all(w.marker in row["title"] for row in w.a_deals)
     assert len(w.a_team["users"]) == 4 and len(w.a_team["invitations"]) == 6
     assert len(w.a_rows) == 3
     assert all(w.marker in row["first_name"] for row in w.a_rows)

@@ -7,11 +7,13 @@ need the CSRF token in ``X-CSRFToken``, as forms do.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 
-from app.database import db
+from app.database import db, utcnow
 from app.errors import ApiError
 from app.identity.services import resolve_api_token, touch_api_token
 from app.identity.sessions import Member
@@ -19,6 +21,9 @@ from tenants.models import TenantStatus
 from tenants.resolution import activate
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A token's "last used" time is written at most this often (a write per request would
+# cost every API call a round trip and a commit).
+TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
 def unauthorized(message: str = "Authentication required.") -> ApiError:
@@ -52,8 +57,9 @@ def _from_token(header: str) -> Member:
     if host_tenant is not None and host_tenant.id != tenant.id:
         # A token of one workspace on another workspace's host: refused outright.
         raise unauthorized("This token does not belong to this workspace.")
-    touch_api_token(db.session, token.id)
-    db.session.commit()
+    if token.last_used_at is None or token.last_used_at < utcnow() - TOUCH_EVERY:
+        touch_api_token(db.session, token.id)
+        db.session.commit()
     activate(db.session, tenant)  # commits the lookup transaction, then binds
     g.auth_method = "token"
     return Member(user=user, membership=membership)

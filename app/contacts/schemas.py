@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from app.input_rules import CONTROL_EXCEPT_LINE_BREAKS, MAX_BIGINT, UNSTORABLE
+from app.tags import MAX_TAG_LENGTH, MAX_TAGS, TagError, clean_tags
 
 # PostgreSQL bigint: ids and user ids outside it can not exist, and must not reach SQL.
 
@@ -50,10 +51,43 @@ class SafeEmail(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def _id_field(**kwargs: Any) -> fields.Integer:
+class TagList(fields.List):
+    """Tags as a JSON array of strings, cleaned by :func:`app.tags.clean_tags` (the
+    services apply the same rule again for callers that skip the schema)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            fields.String(validate=validate.Length(max=MAX_TAG_LENGTH)),
+            validate=validate.Length(max=MAX_TAGS),
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        try:
+            return clean_tags(value)
+        except TagError as exc:
+            raise ValidationError(exc.message) from exc
+
+
+class CompanyRef(Schema):
+    """The company a record belongs to, as lists and cards show it."""
+
+    id = fields.Integer()
+    name = fields.String()
+
+
+def id_field(**kwargs: Any) -> fields.Integer:
+    """An id (or user id) field: a bigint of at least 1."""
     return fields.Integer(
         validate=validate.Range(min=1, max=MAX_BIGINT, error="Not a valid id."), **kwargs
     )
+
+
+_id_field = id_field
 
 
 class ContactSchema(Schema):
@@ -72,6 +106,16 @@ class ContactSchema(Schema):
     )
     title = Text(allow_none=True, validate=validate.Length(max=150))
     company_name = Text(allow_none=True, validate=validate.Length(max=200))
+    company_id = _id_field(allow_none=True, strict=True)
+    company = fields.Nested(
+        CompanyRef,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The linked company, when you may see it; else null."},
+    )
+    source = Text(allow_none=True, validate=validate.Length(max=100))
+    birthday = fields.Date(allow_none=True)
+    tags = TagList()
     notes = Text(allow_none=True, multiline=True, validate=validate.Length(max=20000))
     owner_id = _id_field(allow_none=True, strict=True)
     created_at = fields.DateTime(dump_only=True)
@@ -82,10 +126,18 @@ class ContactSchema(Schema):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for name in ("first_name", "last_name", "email", "phone", "title", "company_name"):
+        for name in (
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "company_name",
+            "source",
+        ):
             if isinstance(data.get(name), str):
                 data[name] = data[name].strip()
-        for name in ("email", "phone", "title", "company_name", "notes"):
+        for name in ("email", "phone", "title", "company_name", "source", "notes", "birthday"):
             if isinstance(data.get(name), str) and not data[name].strip():
                 data[name] = None
         for name in ("first_name", "last_name"):

@@ -8,17 +8,21 @@ within the actor's scope, and nothing unstorable reaches the database. A refusal
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 
 from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
+from app.companies.services import get_visible_company
 from app.contacts.models import Contact
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
-from app.input_rules import MAX_BIGINT, UNSTORABLE
+from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE
+from app.tags import normalize_tags
+from app.timeline.services import json_value, record_event
 from billing import limits
 from tenants.context import require_tenant
 
@@ -29,11 +33,19 @@ EDITABLE_FIELDS = (
     "phone",
     "title",
     "company_name",
+    "company_id",
+    "source",
+    "birthday",
+    "tags",
     "notes",
     "owner_id",
 )
 IDENTITY_FIELDS = ("first_name", "last_name", "email")
 IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
+COMPANY_MESSAGE = "Choose a company you can see."
+# Birthdays before this are typing mistakes, not customers.
+EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
+MAX_SOURCE_LENGTH = 100
 
 
 def _check_storable(values: dict[str, Any]) -> None:
@@ -49,6 +61,54 @@ def _check_storable(values: dict[str, Any]) -> None:
 def _check_identity(values: dict[str, Any]) -> None:
     if not any(values.get(name) for name in IDENTITY_FIELDS):
         raise InvalidInput({"first_name": [IDENTITY_MESSAGE]})
+
+
+def _latest_today() -> dt.date:
+    """Today's date where it is latest (UTC+14): a birthday entered as "today" by
+    someone anywhere on earth is never "in the future"."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date()
+
+
+def _check_details(session: DbSession, actor: Actor, values: dict[str, Any]) -> None:
+    """Check the fields that link or describe a contact (``values`` holds only those
+    being set): the company must be one the actor can see, the birthday a real past
+    date, the source one short line, the tags per :mod:`app.tags`. Normalises tags and
+    blank sources in place."""
+    errors: dict[str, list[str]] = {}
+    if "company_id" in values and values["company_id"] is not None:
+        company_id = values["company_id"]
+        if (
+            not isinstance(company_id, int)
+            or isinstance(company_id, bool)
+            or get_visible_company(session, actor, company_id) is None
+        ):
+            errors["company_id"] = [COMPANY_MESSAGE]
+    if "birthday" in values and values["birthday"] is not None:
+        birthday = values["birthday"]
+        if not isinstance(birthday, dt.date) or isinstance(birthday, dt.datetime):
+            errors["birthday"] = ["Not a valid date."]
+        elif birthday > _latest_today():
+            errors["birthday"] = ["A birthday can not be in the future."]
+        elif birthday < EARLIEST_BIRTHDAY:
+            errors["birthday"] = ["A birthday can not be before 1900."]
+    if "source" in values:
+        source = values["source"]
+        if isinstance(source, str):
+            source = source.strip() or None
+            values["source"] = source
+        if source is not None and not isinstance(source, str):
+            errors["source"] = ["Must be text."]
+        elif source is not None and CONTROL_ANY.search(source):
+            errors["source"] = ["Contains characters that are not allowed."]
+        elif source is not None and len(source) > MAX_SOURCE_LENGTH:
+            errors["source"] = [f"Longer than maximum length {MAX_SOURCE_LENGTH}."]
+    if "tags" in values:
+        try:
+            values["tags"] = normalize_tags(values["tags"])
+        except InvalidInput as refusal:
+            errors.update(refusal.details)
+    if errors:
+        raise InvalidInput(errors)
 
 
 def check_owner(session: DbSession, actor: Actor, owner_id: int | None, action: str) -> None:
@@ -77,11 +137,13 @@ def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Co
     :class:`billing.limits.PlanLimitExceeded` at the cap)."""
     values = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     values.setdefault("owner_id", actor.user_id)
+    values.setdefault("tags", [])
     for name in ("first_name", "last_name"):
         if values.get(name) is None:
             values[name] = ""
     _check_storable(values)
     _check_identity(values)
+    _check_details(session, actor, values)
     check_owner(session, actor, values["owner_id"], "create")
     limits.reserve(session, "contacts")
     contact = Contact(created_by_id=actor.user_id, **values)
@@ -93,7 +155,18 @@ def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Co
         action="created",
         entity="contact",
         entity_id=contact.id,
-        changes={k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, "")},
+        changes={k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, "", [])},
+    )
+    # Only the contact's own history: an event naming the company too would vanish
+    # from the contact's history when the company is deleted (events cascade).
+    record_event(
+        session,
+        kind="created",
+        entity="contact",
+        entity_id=contact.id,
+        actor_id=actor.user_id,
+        contact_id=contact.id,
+        data={"name": contact.full_name},
     )
     session.commit()
     return contact
@@ -108,7 +181,14 @@ def update_contact(
         if name in new and new[name] is None:
             new[name] = ""
     _check_storable(new)
+    if "tags" in new:
+        new["tags"] = normalize_tags(new["tags"])
+    if "source" in new and isinstance(new["source"], str):
+        new["source"] = new["source"].strip() or None
     changed = {k: v for k, v in new.items() if getattr(contact, k) != v}
+    # A link to a company the actor can no longer see is kept as long as it is not
+    # changed: editing a phone number must not fail because of it.
+    _check_details(session, actor, changed)
     if any(name in changed for name in IDENTITY_FIELDS):
         _check_identity({name: new.get(name, getattr(contact, name)) for name in IDENTITY_FIELDS})
     if "owner_id" in changed:
@@ -125,6 +205,15 @@ def update_contact(
             entity="contact",
             entity_id=contact.id,
             changes=changes,
+        )
+        record_event(
+            session,
+            kind="updated",
+            entity="contact",
+            entity_id=contact.id,
+            actor_id=actor.user_id,
+            contact_id=contact.id,
+            data={"changes": changes},
         )
     session.commit()
     return contact
@@ -231,7 +320,12 @@ def search_condition(q: str) -> Any:
 
 
 def visible_contacts_query(
-    actor: Actor, q: str | None = None, *, owner_id: int | None = None, email: str | None = None
+    actor: Actor,
+    q: str | None = None,
+    *,
+    owner_id: int | None = None,
+    email: str | None = None,
+    company_id: int | None = None,
 ) -> Select[tuple[Contact]]:
     """Contacts ``actor`` may view, optionally matching ``q`` and the filters; scope is
     applied in SQL."""
@@ -240,6 +334,8 @@ def visible_contacts_query(
         stmt = stmt.where(search_condition(q))
     if owner_id is not None:
         stmt = stmt.where(Contact.owner_id == owner_id)
+    if company_id is not None:
+        stmt = stmt.where(Contact.company_id == company_id)
     if email is not None and email.strip():
         wanted = UNSTORABLE.sub("", email).strip().lower()
         stmt = stmt.where(func.lower(Contact.email) == wanted)
@@ -247,6 +343,6 @@ def visible_contacts_query(
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
+    if value is None or isinstance(value, (str, int, float, bool, list, dict, dt.date)):
+        return json_value(value)
     return str(value)

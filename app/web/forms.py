@@ -13,7 +13,16 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    Field,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
 
 from app.input_rules import CONTROL_ANY, CONTROL_EXCEPT_LINE_BREAKS
@@ -139,8 +148,29 @@ class ContactForm(FlaskForm):
     title = StringField(
         _l("Job title"), filters=[strip], validators=[Optional(), PlainText(), Length(max=150)]
     )
+    # The company record, chosen from the visible companies (the page fills the choices
+    # when there are few enough for a list; otherwise people type the name).
+    company_id = SelectField(_l("Company"), choices=[], validate_choice=False)
+    company_lookup = StringField(
+        _l("Company"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=253)],
+        render_kw={"autocomplete": "off", "list": "company-options"},
+    )
     company_name = StringField(
-        _l("Company"), filters=[strip], validators=[Optional(), PlainText(), Length(max=200)]
+        _l("Company name (not in the CRM)"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=200)],
+    )
+    source = StringField(
+        _l("Source"), filters=[strip], validators=[Optional(), PlainText(), Length(max=100)]
+    )
+    birthday = DateField(_l("Birthday"), validators=[Optional()])
+    tags = StringField(
+        _l("Tags"),
+        filters=[strip],
+        validators=[Optional(), PlainText(), Length(max=2000)],
+        render_kw={"autocomplete": "off"},
     )
     notes = TextAreaField(
         _l("Notes"),
@@ -148,6 +178,13 @@ class ContactForm(FlaskForm):
         validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
         render_kw={"rows": 5},
     )
+
+    def __init__(self, *args: Any, obj: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, obj=obj, **kwargs)
+        if obj is not None and not self.is_submitted():
+            self.tags.data = ", ".join(getattr(obj, "tags", None) or [])
+            company_id = getattr(obj, "company_id", None)
+            self.company_id.data = str(company_id) if company_id else ""
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Field checks, plus: a contact needs a name or an email."""
@@ -160,8 +197,11 @@ class ContactForm(FlaskForm):
             return False
         return ok
 
-    def values(self) -> dict[str, str | None]:
-        """Cleaned values for the contact service (blank -> None for optional fields)."""
+    def values(self) -> dict[str, Any]:
+        """Cleaned values for the contact service (blank -> None for optional fields).
+
+        The company record is not among them: the page resolves ``company_id`` or
+        ``company_lookup`` to an id first."""
 
         def clean(value: str | None) -> str | None:
             value = (value or "").strip()
@@ -174,5 +214,8 @@ class ContactForm(FlaskForm):
             "phone": clean(self.phone.data),
             "title": clean(self.title.data),
             "company_name": clean(self.company_name.data),
+            "source": clean(self.source.data),
+            "birthday": self.birthday.data,
+            "tags": self.tags.data or "",
             "notes": clean(self.notes.data),
         }

@@ -11,9 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from app.access.policy import may, record_in_scope
 from app.api.pagination import SortKey, page, paginate, parse_sort
+from app.companies import services as company_services
 from app.contacts import services as contact_services
 from app.contacts.models import Contact
 from app.database import db
@@ -24,6 +26,7 @@ from app.identity.services import workspaces_of
 from app.identity.sessions import Member, load_member, sign_in
 from app.identity.throttle import Limits
 from app.input_rules import CONTROL_ANY
+from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.account import begin_second_factor, locked_response
 from app.web.forms import ContactForm, LoginForm
@@ -35,6 +38,10 @@ guards.install(bp)
 
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 200
+# A contact's company is picked from a list when the member sees at most this many
+# companies; beyond it the form asks for the company's name or domain (with
+# suggestions), because a select of thousands of options is unusable on a phone.
+MAX_COMPANY_CHOICES = 200
 SORTS = {
     "created_at": (Contact.created_at, "datetime"),
     "last_name": (Contact.last_name, "str"),
@@ -205,6 +212,9 @@ def contacts() -> str:
     return render_template(
         "workspace/contacts/list.html",
         contacts=rows,
+        company_names=company_services.company_names(
+            db.session, actor, (c.company_id for c in rows if c.company_id)
+        ),
         q=q,
         sort=("-" if sort.descending else "") + sort.name,
         sort_choices=SORT_CHOICES,
@@ -225,6 +235,65 @@ def _contact_or_404(contact_id: int, action: str = "view") -> Contact:
     return contact
 
 
+def _company_picker(form: ContactForm, contact: Contact | None) -> dict[str, Any]:
+    """Fill the form's company choices; returns the template's picker context.
+
+    Few companies: a select of them (plus the contact's current company, so that an
+    edit never drops a link the member can not see). Many: a text input with
+    suggestions, resolved by :func:`_chosen_company_id`.
+    """
+    actor = member().actor
+    options = company_services.company_choices(db.session, actor, MAX_COMPANY_CHOICES)
+    listed = len(options) <= MAX_COMPANY_CHOICES
+    choices = [SelectChoice("", _("No company"))] + [
+        SelectChoice(str(c.id), c.name) for c in options
+    ]
+    current = contact.company_id if contact is not None else None
+    if current and str(current) not in {choice.value for choice in choices}:
+        names = company_services.company_names(db.session, actor, [current])
+        label = names.get(current, _("A company you can not see"))
+        choices.append(SelectChoice(str(current), label))
+        if not listed and not form.is_submitted():
+            form.company_lookup.data = names.get(current, "")
+    elif current and not listed and not form.is_submitted():
+        form.company_lookup.data = next((c.name for c in options if c.id == current), "")
+    form.company_id.choices = choices
+    return {"company_listed": listed, "company_options": options[:MAX_COMPANY_CHOICES]}
+
+
+def _chosen_company_id(form: ContactForm, listed: bool, contact: Contact | None) -> Any:
+    """The company id the form names: the selected one, or the one whose name or domain
+    was typed. Raises InvalidInput (on the field shown) when the typed text names no
+    company the member can see, or several."""
+    if listed:
+        raw = form.company_id.data or ""
+        if not raw:
+            return None
+        if raw.isascii() and raw.isdigit() and len(raw) <= 19:
+            return int(raw)
+        raise InvalidInput({"company_id": [contact_services.COMPANY_MESSAGE]})
+    typed = form.company_lookup.data or ""
+    if not typed:
+        return None
+    found = company_services.find_visible_companies(db.session, member().actor, typed)
+    if contact is not None and contact.company_id and len(found) != 1:
+        # The current company, shown by name, kept as it was.
+        names = company_services.company_names(db.session, member().actor, [contact.company_id])
+        if names.get(contact.company_id) == typed:
+            return contact.company_id
+    if not found:
+        raise InvalidInput({"company_lookup": [contact_services.COMPANY_MESSAGE]})
+    if len(found) > 1:
+        raise InvalidInput(
+            {"company_lookup": [_("Several companies match; type the domain instead.")]}
+        )
+    return found[0].id
+
+
+def _contact_values(form: ContactForm, listed: bool, contact: Contact | None) -> dict[str, Any]:
+    return {**form.values(), "company_id": _chosen_company_id(form, listed, contact)}
+
+
 def _show_refusal(form: ContactForm, refusal: InvalidInput) -> None:
     """Put a service's refusal on the form: on the field it names, else on the form."""
     for name, messages in refusal.details.items():
@@ -242,9 +311,12 @@ def contact_new() -> str | Response:
     if not may(member().actor, "contacts", "create"):
         abort(403)
     form = ContactForm()
+    picker = _company_picker(form, None)
     if form.validate_on_submit():
         try:
-            contact = contact_services.create_contact(db.session, member().actor, form.values())
+            contact = contact_services.create_contact(
+                db.session, member().actor, _contact_values(form, picker["company_listed"], None)
+            )
         except InvalidInput as refusal:
             _show_refusal(form, refusal)
         except PlanLimitExceeded as refusal:
@@ -253,7 +325,7 @@ def contact_new() -> str | Response:
         else:
             flash(_("Contact created."), "success")
             return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
-    return render_template("workspace/contacts/form.html", form=form, contact=None)
+    return render_template("workspace/contacts/form.html", form=form, contact=None, **picker)
 
 
 @bp.get("/contacts/<int:contact_id>")
@@ -262,12 +334,25 @@ def contact_detail(contact_id: int) -> str:
     """The contact card."""
     contact = _contact_or_404(contact_id)
     actor = member().actor
+    company = (
+        company_services.get_visible_company(db.session, actor, contact.company_id)
+        if contact.company_id
+        else None
+    )
     return render_template(
         "workspace/contacts/detail.html",
         contact=contact,
+        company=company,
         is_mine=contact.owner_id == actor.user_id,
         can_edit=record_in_scope(actor, "contacts", "edit", contact.owner_id),
         can_delete=record_in_scope(actor, "contacts", "delete", contact.owner_id),
+        **card_timeline(
+            db.session,
+            actor,
+            entity="contact",
+            entity_id=contact.id,
+            cursor=request.args.get("timeline_cursor"),
+        ),
     )
 
 
@@ -277,15 +362,21 @@ def contact_edit(contact_id: int) -> str | Response:
     """Edit a contact."""
     contact = _contact_or_404(contact_id, "edit")
     form = ContactForm(obj=contact)
+    picker = _company_picker(form, contact)
     if form.validate_on_submit():
         try:
-            contact_services.update_contact(db.session, member().actor, contact, form.values())
+            contact_services.update_contact(
+                db.session,
+                member().actor,
+                contact,
+                _contact_values(form, picker["company_listed"], contact),
+            )
         except InvalidInput as refusal:
             _show_refusal(form, refusal)
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
-    return render_template("workspace/contacts/form.html", form=form, contact=contact)
+    return render_template("workspace/contacts/form.html", form=form, contact=contact, **picker)
 
 
 @bp.get("/contacts/<int:contact_id>/delete")

@@ -1048,3 +1048,53 @@ def test_rejected_requests_write_nothing(api: Api, app: Any, rep: tuple[int, Api
     _, rep_api = rep
     rep_api.delete(f"/contacts/{contact['id']}")
     assert [e.action for e in audit_entries(app, api.tf, contact["id"])] == ["created"]
+
+
+# --------------------------------------------------------------------------- company link
+
+
+def test_contact_company_source_birthday_and_tags(api: Api) -> None:
+    company = api.post("/companies", json={"name": "Initech"}).get_json()
+    created = api.create(
+        first_name="Ann",
+        company_id=company["id"],
+        source=" Trade fair ",
+        birthday="1990-05-17",
+        tags=["VIP", "vip", "Partner"],
+    )
+    assert created["company_id"] == company["id"]
+    assert created["company"] == {"id": company["id"], "name": "Initech"}
+    assert created["source"] == "Trade fair"
+    assert created["birthday"] == "1990-05-17"
+    assert created["tags"] == ["VIP", "Partner"]
+    bare = api.create(first_name="Bo")
+    assert bare["company"] is None and bare["company_id"] is None
+    assert bare["tags"] == [] and bare["birthday"] is None and bare["source"] is None
+    cleared = api.patch(
+        f"/contacts/{created['id']}", json={"company_id": None, "birthday": None, "tags": []}
+    ).get_json()
+    assert cleared["company"] is None and cleared["birthday"] is None and cleared["tags"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"birthday": "2999-01-01"}, "birthday"),
+        ({"birthday": "1899-12-31"}, "birthday"),
+        ({"birthday": "17.05.1990"}, "birthday"),
+        ({"source": "x" * 101}, "source"),
+        ({"source": "a\x00"}, "source"),
+        ({"tags": ["x" * 51]}, "tags"),
+        ({"tags": "VIP"}, "tags"),
+        ({"company_id": 987654321}, "company_id"),
+        ({"company_id": 0}, "company_id"),
+        ({"company_id": "1"}, "company_id"),
+        ({"company": {"id": 1}}, "company"),
+    ],
+)
+def test_bad_company_link_and_details_are_refused(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    assert_error(
+        api.post("/contacts", json={"first_name": "A", **body}), 400, "validation_error", field
+    )

@@ -145,7 +145,7 @@ def test_the_contact_journey(
         page.screenshot(path=screenshots / "form-errors-desktop.png", full_page=True)
         page.get_by_label("Email").fill("grace@navy.example")
         page.get_by_label("Phone").fill("+1 202 555 0199")
-        page.get_by_label("Company").fill("US Navy")
+        page.get_by_label("Company name").fill("US Navy")
         page.get_by_label("Notes").fill("Invented the first compiler.\n<b>Not bold</b>")
         page.get_by_role("button", name="Save contact").click()
         page.wait_for_url(re.compile(rf"{re.escape(base)}/contacts/\d+$"))
@@ -222,7 +222,7 @@ def test_phone_width_has_no_horizontal_overflow(
 
         page.get_by_role("link", name="New contact").click()
         page.get_by_label("Email").fill("not an email")
-        page.get_by_label("Company").fill("x" * 150)
+        page.get_by_label("Company name").fill("x" * 150)
         page.get_by_role("button", name="Save contact").click()
         expect(page.locator("#email-error")).to_be_visible()
         assert _no_horizontal_overflow(page), "contact form"
