@@ -7,14 +7,12 @@ never as floats, so that no client loses a cent to binary rounding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Response, jsonify, request, url_for
-from sqlalchemy import func
 
 from app.access.policy import record_in_scope
-from app.api.pagination import SortKey, encode_cursor, paginate, parse_limit, parse_sort
+from app.api.pagination import page, paginate, parse_limit, parse_sort
 from app.api.views import _json_body, _load, _query_args, _require, bp, member
 from app.database import db
 from app.deals import money
@@ -24,23 +22,13 @@ from app.deals.schemas import DealInputSchema, DealListArgs
 from app.errors import ApiError, not_found
 from app.pipelines.models import Stage
 
-# Sort name -> (SQL expression, cursor value kind). The close date sorts as ISO text
-# ("2025-03-01"), which orders like the date and keeps cursors plain JSON.
+# Sort name -> (column, cursor value kind).
 DEAL_SORTS: dict[str, tuple[Any, str]] = {
     "created_at": (Deal.created_at, "datetime"),
     "updated_at": (Deal.updated_at, "datetime"),
     "title": (Deal.title, "str"),
     "amount": (Deal.amount_minor, "int"),
-    "expected_close_date": (func.to_char(Deal.expected_close_date, "YYYY-MM-DD"), "str"),
-}
-_SORT_VALUES: dict[str, Callable[[Deal], Any]] = {
-    "created_at": lambda d: d.created_at,
-    "updated_at": lambda d: d.updated_at,
-    "title": lambda d: d.title,
-    "amount": lambda d: d.amount_minor,
-    "expected_close_date": lambda d: (
-        d.expected_close_date.isoformat() if d.expected_close_date else None
-    ),
+    "expected_close_date": (Deal.expected_close_date, "date"),
 }
 DEFAULT_SORT = "-created_at"
 
@@ -113,15 +101,6 @@ def _fetch_deal(deal_id: int, action: str = "view") -> Deal:
     return deal
 
 
-def _next_cursor(rows: list[Deal], sort: SortKey, limit: int) -> tuple[list[Deal], str | None]:
-    """Split the limit + 1 fetched rows into a page and the cursor of the next."""
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, encode_cursor(sort, _SORT_VALUES[sort.name](last), last.id)
-
-
 @bp.get("/deals")
 def list_deals() -> Response:
     """Deals the caller may see; ``q`` searches titles, filters narrow, cursor-paginated."""
@@ -141,7 +120,7 @@ def list_deals() -> Response:
         tag=args["tag"],
     )
     rows = list(db.session.scalars(paginate(stmt, sort, Deal.id, args["cursor"], limit)))
-    items, next_cursor = _next_cursor(rows, sort, limit)
+    items, next_cursor = page(rows, sort, limit)
     stages = deals.load_stages(db.session, {d.stage_id for d in items})
     return jsonify(
         {

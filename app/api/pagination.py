@@ -32,7 +32,7 @@ class SortKey:
     name: str
     column: InstrumentedAttribute[Any]
     descending: bool
-    kind: str  # "str", "int" or "datetime": how cursor values are decoded
+    kind: str  # "str", "int", "date" or "datetime": how cursor values are decoded
 
 
 def parse_limit(raw: str | None) -> int:
@@ -59,7 +59,7 @@ def parse_sort(
 
 def encode_cursor(sort: SortKey, value: Any, row_id: int) -> str:
     """Opaque cursor for the row after which the next page starts."""
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.date):  # datetimes and dates: ISO text
         value = value.isoformat()
     raw = json.dumps([sort.name, sort.descending, value, row_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -91,6 +91,10 @@ def _decode_value(kind: str, value: Any) -> Any:
         if stamp.tzinfo is None:
             raise ValueError("naive datetime")
         return stamp
+    if kind == "date":
+        if not isinstance(value, str):
+            raise TypeError("bad date")
+        return dt.date.fromisoformat(value)
     if kind == "int":
         if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
             raise ValueError("bad int")
@@ -136,4 +140,5 @@ def page(rows: list[Any], sort: SortKey, limit: int) -> tuple[list[Any], str | N
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, encode_cursor(sort, getattr(last, sort.name), last.id)
+    # The column's attribute, not the sort's public name ("amount" sorts amount_minor).
+    return rows, encode_cursor(sort, getattr(last, sort.column.key), last.id)

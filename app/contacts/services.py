@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 
 from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
@@ -21,6 +21,7 @@ from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
 from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE
+from app.ownership import count_owned, reassign_owned
 from app.tags import normalize_tags
 from app.timeline.services import json_value, record_event
 from billing import limits
@@ -237,48 +238,22 @@ def delete_contact(session: DbSession, actor: Actor, contact: Contact) -> None:
 
 def count_owned_contacts(session: DbSession, owner_id: int) -> int:
     """How many contacts of the bound workspace ``owner_id`` owns."""
-    stmt = select(func.count()).select_from(Contact).where(Contact.owner_id == owner_id)
-    return int(session.scalar(stmt) or 0)
+    return count_owned(session, Contact.owner_id, owner_id)
 
 
 def reassign_contacts(
     session: DbSession, *, from_owner_id: int, to_owner_id: int, actor_id: int
 ) -> int:
-    """Hand every contact of ``from_owner_id`` to ``to_owner_id`` in the caller's
-    transaction (no commit: deactivating a member reassigns atomically with the rest);
-    returns how many moved.
-
-    One UPDATE, whatever the count, and one audit entry for the batch: the entry names
-    both owners and the number, which is what someone tracing "where did my contacts go"
-    needs. The new owner must be an active member of the bound workspace.
-    """
-    tenant = require_tenant()
-    if from_owner_id == to_owner_id:
-        raise InvalidInput({"reassign_to": ["Choose another member."]})
-    if (
-        not 1 <= to_owner_id <= MAX_BIGINT
-        or active_membership(session, to_owner_id, tenant.id) is None
-    ):
-        raise InvalidInput({"reassign_to": ["Not an active member of this workspace."]})
-    moved = len(
-        session.execute(
-            update(Contact)
-            .where(Contact.owner_id == from_owner_id)
-            .values(owner_id=to_owner_id, updated_at=func.now())
-            .returning(Contact.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+    """Hand every contact of ``from_owner_id`` to ``to_owner_id`` (caller's
+    transaction); returns how many moved."""
+    return reassign_owned(
+        session,
+        Contact.owner_id,
+        entity="contact",
+        from_id=from_owner_id,
+        to_id=to_owner_id,
+        actor_id=actor_id,
     )
-    if moved:
-        record(
-            session,
-            actor_id=actor_id,
-            action="reassigned",
-            entity="contact",
-            entity_id=None,
-            changes={"owner_id": [from_owner_id, to_owner_id], "count": moved},
-        )
-    return moved
 
 
 def get_visible_contact(

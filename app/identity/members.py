@@ -31,9 +31,12 @@ from sqlalchemy.orm import Session
 
 from app.access.models import Role
 from app.access.policy import Actor, may
+from app.activities.models import Activity
 from app.audit.services import record_platform
+from app.companies.models import Company
 from app.contacts import services as contact_services
 from app.database import DbSession, utcnow
+from app.deals.models import Deal
 from app.errors import InvalidInput
 from app.identity import throttle
 from app.identity.models import ApiToken, Invitation, Membership, User
@@ -42,6 +45,7 @@ from app.identity.services import find_user_by_email
 from app.identity.tokens import hash_secret
 from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE
 from app.mail.services import compose, send_after_commit
+from app.ownership import count_owned, reassign_owned
 from billing import limits
 from billing.limits import PlanLimitExceeded
 from tenants.context import require_tenant, tenant_context
@@ -132,6 +136,37 @@ register_owned_kind(
             session, from_owner_id=from_id, to_owner_id=to_id, actor_id=actor_id
         ),
     )
+)
+
+
+def _owned_kind(key: str, label: Any, column: Any, entity: str, only: Any = None) -> None:
+    register_owned_kind(
+        OwnedRecordKind(
+            key=key,
+            label=label,
+            count=lambda session, user_id: count_owned(session, column, user_id, only),
+            reassign=lambda session, from_id, to_id, actor_id: reassign_owned(
+                session,
+                column,
+                entity=entity,
+                from_id=from_id,
+                to_id=to_id,
+                actor_id=actor_id,
+                only=only,
+            ),
+        )
+    )
+
+
+# Closed deals and done tasks keep who won or did them: reports must still say so.
+_owned_kind("companies", _l("Companies"), Company.owner_id, "company")
+_owned_kind("deals", _l("Open deals"), Deal.owner_id, "deal", Deal.status == "open")
+_owned_kind(
+    "tasks",
+    _l("Open tasks"),
+    Activity.assignee_id,
+    "activity",
+    (Activity.type == "task") & Activity.done.is_(False),
 )
 
 

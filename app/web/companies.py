@@ -17,7 +17,6 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from app.access.policy import may, owner_condition, record_in_scope, scope_for
-from app.api.pagination import SortKey, page, paginate, parse_sort
 from app.companies import services as company_services
 from app.companies.models import Company
 from app.contacts import services as contact_services
@@ -25,20 +24,18 @@ from app.contacts.models import Contact
 from app.database import db
 from app.deals.models import Deal
 from app.deals.money import format_minor
-from app.errors import ApiError, InvalidInput
+from app.errors import InvalidInput
 from app.hosts import workspace_blueprint
-from app.input_rules import CONTROL_ANY
 from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.company_forms import CompanyForm
+from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
 bp = workspace_blueprint("companies", __name__)
 guards.install(bp)
 
-PAGE_SIZE = 25
-MAX_QUERY_LENGTH = 200
 # How many of its contacts and deals a company card lists.
 CARD_ROWS = 50
 SORTS = {
@@ -56,12 +53,6 @@ SORT_CHOICES = (
 )
 
 
-def _company_page(q: str, sort: SortKey, cursor: str | None) -> tuple[list[Company], str | None]:
-    stmt = company_services.visible_companies_query(member().actor, q)
-    rows = list(db.session.scalars(paginate(stmt, sort, Company.id, cursor, PAGE_SIZE)))
-    return page(rows, sort, PAGE_SIZE)
-
-
 @bp.get("/companies")
 @login_required
 def companies() -> str:
@@ -69,41 +60,31 @@ def companies() -> str:
     actor = member().actor
     if not may(actor, "companies", "view"):
         abort(403)
-    q = CONTROL_ANY.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
-    cursor = request.args.get("cursor") or None
-    try:
-        sort = parse_sort(request.args.get("sort"), SORTS, DEFAULT_SORT)
-    except ApiError:
-        # A hand-edited sort: fall back to the default order.
-        sort, cursor = parse_sort(None, SORTS, DEFAULT_SORT), None
-    try:
-        rows, next_cursor = _company_page(q, sort, cursor)
-    except ApiError:
-        # A hand-edited or stale cursor: show the first page instead of an error.
-        cursor = None
-        rows, next_cursor = _company_page(q, sort, None)
+    listing = list_page(
+        lambda q: company_services.visible_companies_query(actor, q),
+        Company.id,
+        SORTS,
+        DEFAULT_SORT,
+    )
+    rows = listing.rows
     return render_template(
         "workspace/companies/list.html",
         companies=rows,
         contact_counts=company_services.contact_counts(db.session, actor, (c.id for c in rows)),
-        q=q,
-        sort=("-" if sort.descending else "") + sort.name,
+        q=listing.q,
+        sort=listing.sort,
         sort_choices=SORT_CHOICES,
-        is_first_page=cursor is None,
-        next_cursor=next_cursor,
+        is_first_page=listing.is_first_page,
+        next_cursor=listing.next_cursor,
         can_create=may(actor, "companies", "create"),
     )
 
 
 def _company_or_404(company_id: int, action: str = "view") -> Company:
     """The company if the member may see it (404 otherwise) and may ``action`` it (403)."""
-    actor = member().actor
-    company = company_services.get_visible_company(db.session, actor, company_id)
-    if company is None:
-        abort(404)
-    if action != "view" and not record_in_scope(actor, "companies", action, company.owner_id):
-        abort(403)
-    return company
+    return record_or_404(
+        company_services.get_visible_company, member().actor, "companies", company_id, action
+    )
 
 
 def _show_refusal(form: CompanyForm, refusal: InvalidInput) -> None:

@@ -14,11 +14,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from werkzeug.wrappers import Response
 
 from app.access.policy import apply_record_scope, may, record_in_scope
-from app.api.pagination import SortKey, encode_cursor, paginate, parse_sort
 from app.companies.models import Company
 from app.contacts.models import Contact
 from app.contacts.services import get_visible_contact
@@ -26,31 +25,25 @@ from app.database import db
 from app.deals import money
 from app.deals import services as deal_services
 from app.deals.models import DEAL_STATUSES, Deal
-from app.errors import ApiError, InvalidInput
+from app.errors import InvalidInput
 from app.hosts import workspace_blueprint
-from app.input_rules import CONTROL_ANY, MAX_BIGINT
+from app.input_rules import MAX_BIGINT
 from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.deal_forms import DealForm, StageMoveForm
+from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
 bp = workspace_blueprint("deals", __name__)
 guards.install(bp)
 
-PAGE_SIZE = 25
-MAX_QUERY_LENGTH = 200
 # How many contacts and companies the form's pickers offer (newest first).
 PICKER_SIZE = 200
 SORTS: dict[str, tuple[Any, str]] = {
     "created_at": (Deal.created_at, "datetime"),
     "title": (Deal.title, "str"),
     "amount": (Deal.amount_minor, "int"),
-}
-_SORT_VALUES = {
-    "created_at": lambda d: d.created_at,
-    "title": lambda d: d.title,
-    "amount": lambda d: d.amount_minor,
 }
 DEFAULT_SORT = "-created_at"
 SORT_CHOICES = (
@@ -90,13 +83,7 @@ def _deals_of_contact(contact_id: int) -> dict[str, Any] | None:
 
 def _deal_or_404(deal_id: int, action: str = "view") -> Deal:
     """The deal if the member may see it (404 otherwise) and may ``action`` it (403)."""
-    actor = member().actor
-    deal = deal_services.get_visible_deal(db.session, actor, deal_id)
-    if deal is None:
-        abort(404)
-    if action != "view" and not record_in_scope(actor, "deals", action, deal.owner_id):
-        abort(403)
-    return deal
+    return record_or_404(deal_services.get_visible_deal, member().actor, "deals", deal_id, action)
 
 
 def _show_refusal(form: StageMoveForm, refusal: InvalidInput) -> None:
@@ -166,17 +153,10 @@ def _query_id(name: str) -> int | None:
     return None
 
 
-def _deal_page(
-    q: str, sort: SortKey, cursor: str | None, pipeline_id: int | None, status: str | None
-) -> tuple[list[Deal], str | None]:
-    stmt = deal_services.visible_deals_query(
+def _deal_query(q: str, pipeline_id: int | None, status: str | None) -> Select[Any]:
+    return deal_services.visible_deals_query(
         member().actor, q, pipeline_id=pipeline_id, status=status
     )
-    rows = list(db.session.scalars(paginate(stmt, sort, Deal.id, cursor, PAGE_SIZE)))
-    if len(rows) <= PAGE_SIZE:
-        return rows, None
-    rows = rows[:PAGE_SIZE]
-    return rows, encode_cursor(sort, _SORT_VALUES[sort.name](rows[-1]), rows[-1].id)
 
 
 @bp.get("/deals")
@@ -186,24 +166,14 @@ def deal_list() -> str:
     actor = member().actor
     if not may(actor, "deals", "view"):
         abort(403)
-    q = CONTROL_ANY.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
     status = request.args.get("status") or None
     status = status if status in DEAL_STATUSES else None
     pipelines = deal_services.pipelines(db.session)
     pipeline_id = _query_id("pipeline_id")
     if pipeline_id not in {p.id for p in pipelines}:
         pipeline_id = None
-    cursor = request.args.get("cursor") or None
-    try:
-        sort = parse_sort(request.args.get("sort"), SORTS, DEFAULT_SORT)
-    except ApiError:
-        sort, cursor = parse_sort(None, SORTS, DEFAULT_SORT), None
-    try:
-        rows, next_cursor = _deal_page(q, sort, cursor, pipeline_id, status)
-    except ApiError:
-        # A hand-edited or stale cursor: the first page instead of an error.
-        cursor = None
-        rows, next_cursor = _deal_page(q, sort, None, pipeline_id, status)
+    listing = list_page(lambda q: _deal_query(q, pipeline_id, status), Deal.id, SORTS, DEFAULT_SORT)
+    rows, q = listing.rows, listing.q
     filtered = bool(q or status or pipeline_id)
     return render_template(
         "workspace/deals/list.html",
@@ -215,10 +185,10 @@ def deal_list() -> str:
         status_labels=STATUS_LABELS,
         q=q,
         filtered=filtered,
-        sort=("-" if sort.descending else "") + sort.name,
+        sort=listing.sort,
         sort_choices=SORT_CHOICES,
-        is_first_page=cursor is None,
-        next_cursor=next_cursor,
+        is_first_page=listing.is_first_page,
+        next_cursor=listing.next_cursor,
         can_create=may(actor, "deals", "create"),
     )
 

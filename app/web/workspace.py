@@ -14,30 +14,27 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.access.policy import may, record_in_scope
-from app.api.pagination import SortKey, page, paginate, parse_sort
 from app.companies import services as company_services
 from app.contacts import services as contact_services
 from app.contacts.models import Contact
 from app.database import db
-from app.errors import ApiError, InvalidInput
+from app.errors import InvalidInput
 from app.hosts import workspace_blueprint
 from app.identity.account import password_sign_in
 from app.identity.services import workspaces_of
 from app.identity.sessions import Member, load_member, sign_in
 from app.identity.throttle import Limits
-from app.input_rules import CONTROL_ANY
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.account import begin_second_factor, locked_response
 from app.web.forms import ContactForm, LoginForm
+from app.web.listing import list_page, record_or_404
 from billing.limits import PlanLimitExceeded
 from tenants.models import Tenant, TenantStatus
 
 bp = workspace_blueprint("workspace", __name__)
 guards.install(bp)
 
-PAGE_SIZE = 25
-MAX_QUERY_LENGTH = 200
 # A contact's company is picked from a list when the member sees at most this many
 # companies; beyond it the form asks for the company's name or domain (with
 # suggestions), because a select of thousands of options is unusable on a phone.
@@ -183,12 +180,6 @@ def home() -> Response:
     return redirect(url_for("workspace.contacts"))
 
 
-def _contact_page(q: str, sort: SortKey, cursor: str | None) -> tuple[list[Contact], str | None]:
-    stmt = contact_services.visible_contacts_query(member().actor, q)
-    rows = list(db.session.scalars(paginate(stmt, sort, Contact.id, cursor, PAGE_SIZE)))
-    return page(rows, sort, PAGE_SIZE)
-
-
 @bp.get("/contacts")
 @login_required
 def contacts() -> str:
@@ -196,43 +187,33 @@ def contacts() -> str:
     actor = member().actor
     if not may(actor, "contacts", "view"):
         abort(403)
-    q = CONTROL_ANY.sub("", request.args.get("q", "")).strip()[:MAX_QUERY_LENGTH]
-    cursor = request.args.get("cursor") or None
-    try:
-        sort = parse_sort(request.args.get("sort"), SORTS, DEFAULT_SORT)
-    except ApiError:
-        # A hand-edited sort: fall back to the default order.
-        sort, cursor = parse_sort(None, SORTS, DEFAULT_SORT), None
-    try:
-        rows, next_cursor = _contact_page(q, sort, cursor)
-    except ApiError:
-        # A hand-edited or stale cursor: show the first page instead of an error.
-        cursor = None
-        rows, next_cursor = _contact_page(q, sort, None)
+    listing = list_page(
+        lambda q: contact_services.visible_contacts_query(actor, q),
+        Contact.id,
+        SORTS,
+        DEFAULT_SORT,
+    )
+    rows = listing.rows
     return render_template(
         "workspace/contacts/list.html",
         contacts=rows,
         company_names=company_services.company_names(
             db.session, actor, (c.company_id for c in rows if c.company_id)
         ),
-        q=q,
-        sort=("-" if sort.descending else "") + sort.name,
+        q=listing.q,
+        sort=listing.sort,
         sort_choices=SORT_CHOICES,
-        is_first_page=cursor is None,
-        next_cursor=next_cursor,
+        is_first_page=listing.is_first_page,
+        next_cursor=listing.next_cursor,
         can_create=may(actor, "contacts", "create"),
     )
 
 
 def _contact_or_404(contact_id: int, action: str = "view") -> Contact:
     """The contact if the member may see it (404 otherwise) and may ``action`` it (403)."""
-    actor = member().actor
-    contact = contact_services.get_visible_contact(db.session, actor, contact_id)
-    if contact is None:
-        abort(404)
-    if action != "view" and not record_in_scope(actor, "contacts", action, contact.owner_id):
-        abort(403)
-    return contact
+    return record_or_404(
+        contact_services.get_visible_contact, member().actor, "contacts", contact_id, action
+    )
 
 
 def _company_picker(form: ContactForm, contact: Contact | None) -> dict[str, Any]:

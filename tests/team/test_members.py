@@ -9,12 +9,16 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
+from app.activities.models import Activity
+from app.companies.models import Company
 from app.contacts.models import Contact
 from app.database import db, utcnow
+from app.deals.models import Deal
 from app.identity import members
 from app.identity.invitation_tasks import sweep_invitations
 from app.identity.models import ApiToken, Invitation, Membership
 from app.identity.sessions import load_member
+from app.pipelines.models import Stage
 from billing.limits import PlanLimitExceeded, reconcile_tenant
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -163,6 +167,48 @@ def test_deactivate_keeps_and_reassigns_records_ends_sessions_and_tokens(
     assert Api(client, tenant, token=leaver_token).get("/me").status_code == 401
     page = visible_text(text_of(owner.get("/settings/team")))
     assert "Deactivated" in page and "Reactivate" in page
+
+
+def test_deactivate_hands_over_companies_open_deals_and_open_tasks_only(
+    app: Flask, factory: Factory, owner: Browser, tenant: TenantFixture
+) -> None:
+    leaver_id, _, _ = factory.member(tenant, role="viewer")
+    with app.app_context(), tenant_context(tenant.tenant.ref):
+        stages = {s.kind: s for s in db.session.scalars(select(Stage).order_by(Stage.position))}
+        company = Company(name="Leaver Co", owner_id=leaver_id)
+        db.session.add(company)
+        db.session.flush()
+        deals = [
+            Deal(
+                title=title,
+                pipeline_id=stages[kind].pipeline_id,
+                stage_id=stages[kind].id,
+                status=kind,
+                owner_id=leaver_id,
+            )
+            for title, kind in (("Open one", "open"), ("Won one", "won"))
+        ]
+        tasks = [
+            Activity(type="task", subject=subject, done=done, assignee_id=leaver_id)
+            for subject, done in (("Call back", False), ("Sent quote", True))
+        ]
+        db.session.add_all([*deals, *tasks])
+        db.session.commit()
+        db.session.remove()
+    confirm = visible_text(text_of(owner.get(f"/settings/team/{leaver_id}/deactivate")))
+    assert "Companies: 1" in confirm and "Open deals: 1" in confirm and "Open tasks: 1" in confirm
+    done = owner.submit(
+        f"/settings/team/{leaver_id}/deactivate", {"reassign_to": str(tenant.owner_id)}
+    )
+    assert done.status_code == 302, text_of(done)[:2000]
+    with app.app_context(), tenant_context(tenant.tenant.ref):
+        assert db.session.scalars(select(Company.owner_id)).all() == [tenant.owner_id]
+        by_title = dict(db.session.execute(select(Deal.title, Deal.owner_id)).all())
+        # Who won a deal, and who did a task, stays on record.
+        assert by_title == {"Open one": tenant.owner_id, "Won one": leaver_id}
+        by_subject = dict(db.session.execute(select(Activity.subject, Activity.assignee_id)).all())
+        assert by_subject == {"Call back": tenant.owner_id, "Sent quote": leaver_id}
+        db.session.remove()
 
 
 def test_deactivate_without_reassignment_keeps_ownership(
