@@ -258,11 +258,14 @@ def seed_workspace(app: Any, sizes: Sizes, members: int = 10) -> SeededWorkspace
                         ({owners})[1 + g % {n_owners}],
                         CASE WHEN g % 7 = 0 THEN ARRAY['newsletter']::varchar[]
                              ELSE '{{}}'::varchar[] END,
-                        now() - make_interval(secs => g * 30), now() - make_interval(secs => g * 30)
+                        now() - make_interval(secs => g * 30.0),
+                        now() - make_interval(secs => g * 30.0)
                     FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) g,
                         LATERAL (
-                            SELECT ({_array(FIRST_NAMES)})[1 + (g * 7919) % {n_first}] AS f,
-                                ({_array(LAST_NAMES)})[1 + (g * 104729) % {n_last}] AS l
+                            SELECT ({_array(FIRST_NAMES)})[1 + (g::bigint * 7919 % {n_first})::int]
+                                    AS f,
+                                ({_array(LAST_NAMES)})[1 + (g::bigint * 104729 % {n_last})::int]
+                                    AS l
                         ) n""",
             )
             _chunks(
@@ -273,10 +276,10 @@ def seed_workspace(app: Any, sizes: Sizes, members: int = 10) -> SeededWorkspace
                 f"""INSERT INTO deals (title, amount_minor, currency, pipeline_id, stage_id,
                         status, contact_id, company_id, owner_id, stage_entered_at,
                         created_at, updated_at)
-                    SELECT 'Deal ' || g, (1000 + (g * 7907) % 5000000) * 100, 'EUR',
+                    SELECT 'Deal ' || g, (1000 + (g::bigint * 7907) % 5000000) * 100, 'EUR',
                         {pipeline_id}, ({stage_ids})[1 + g % {n_stages}],
                         ({stage_kinds})[1 + g % {n_stages}],
-                        1 + (g * 13) % {sizes.contacts}, 1 + g % {sizes.companies},
+                        1 + (g::bigint * 13) % {sizes.contacts}, 1 + g % {sizes.companies},
                         ({owners})[1 + g % {n_owners}], now() - make_interval(hours => g % 2000),
                         now() - make_interval(mins => g), now() - make_interval(mins => g)
                     FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) g""",
@@ -291,9 +294,9 @@ def seed_workspace(app: Any, sizes: Sizes, members: int = 10) -> SeededWorkspace
                     SELECT t, initcap(t) || ' ' || g, now() - make_interval(mins => g),
                         CASE WHEN t = 'task' THEN now() + make_interval(hours => g % 500 - 250) END,
                         t = 'task' AND g % 3 = 0,
-                        1 + (g * 31) % {sizes.contacts},
+                        1 + (g::bigint * 31) % {sizes.contacts},
                         CASE WHEN g % 5 <> 0
-                            THEN 1 + ((g * 31) % {sizes.contacts}) % {sizes.companies} END,
+                            THEN 1 + ((g::bigint * 31) % {sizes.contacts}) % {sizes.companies} END,
                         o, o, now() - make_interval(mins => g), now() - make_interval(mins => g)
                     FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) g,
                         LATERAL (SELECT ({_array(TYPES)})[1 + g % 5] AS t,
