@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app, g, url_for
 
 from app.database import db
 from tenants.resolution import resolve_from_subdomain
@@ -37,3 +37,16 @@ def workspace_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint
             values.setdefault("tenant_slug", tenant.slug)
 
     return bp
+
+
+def workspace_url(tenant: Any, endpoint: str, **values: Any) -> str:
+    """An absolute URL of ``endpoint`` on ``tenant``'s host, in the configured scheme:
+    mail and task output are read far from any request (whose scheme, behind a proxy,
+    may not be the public one)."""
+    return url_for(
+        endpoint,
+        tenant_slug=tenant.slug,
+        _external=True,
+        _scheme=current_app.config.get("PREFERRED_URL_SCHEME", "http"),
+        **values,
+    )

@@ -16,3 +16,11 @@ UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 CONTROL_EXCEPT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Every C0 control character and DEL (single-line text).
 CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def substring_pattern(text: str) -> str:
+    """A ``LIKE``/``ILIKE`` pattern (escape character ``\\``) matching ``text`` anywhere,
+    with ``%``, ``_`` and the escape itself taken literally; storable characters only."""
+    text = UNSTORABLE.sub("", text).strip()
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

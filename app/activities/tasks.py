@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from app.activities.models import Activity
 from app.activities.services import utcnow, zone_of
 from app.database import DbSession, db
+from app.hosts import workspace_url
 from app.identity.models import Membership, User
-from app.identity.verification import workspace_url
 from app.mail.services import compose, send_after_commit
 from app.tasks import FlaskTask, celery_app
 from tenants.context import TenantRef, tenant_context

@@ -30,7 +30,13 @@ from app.contacts.models import Contact
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
-from app.input_rules import CONTROL_ANY, CONTROL_EXCEPT_LINE_BREAKS, MAX_BIGINT, UNSTORABLE
+from app.input_rules import (
+    CONTROL_ANY,
+    CONTROL_EXCEPT_LINE_BREAKS,
+    MAX_BIGINT,
+    UNSTORABLE,
+    substring_pattern,
+)
 from app.tags import has_tag, normalize_tags
 from app.timeline.services import changes, json_value, record_event, snapshot
 from tenants.context import require_tenant
@@ -264,11 +270,6 @@ def get_visible_company(
     return company
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def visible_companies_query(
     actor: Actor,
     q: str | None = None,
@@ -282,7 +283,7 @@ def visible_companies_query(
     case-insensitive) and a tag (case-insensitive)."""
     stmt = apply_record_scope(select(Company), actor, "companies", "view", Company.owner_id)
     if q and q.strip():
-        term = _like(UNSTORABLE.sub("", q).strip())
+        term = substring_pattern(q)
         stmt = stmt.where(
             or_(Company.name.ilike(term, escape="\\"), Company.domain.ilike(term, escape="\\"))
         )

@@ -20,7 +20,7 @@ from app.contacts.models import Contact
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
-from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE
+from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE, substring_pattern
 from app.ownership import count_owned, reassign_owned
 from app.tags import normalize_tags
 from app.timeline.services import json_value, record_event
@@ -270,15 +270,11 @@ def get_visible_contact(
     return contact
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_condition(q: str) -> Any:
     """Case-insensitive substring match on name, email and company, and on the phone's
     digits when ``q`` holds at least three. ``%`` and ``_`` are matched literally."""
     q = UNSTORABLE.sub("", q)
-    term = f"%{_like_escape(q.strip())}%"
+    term = substring_pattern(q)
     digits = "".join(ch for ch in q if ch in "0123456789")
     conditions = [
         (Contact.first_name + " " + Contact.last_name).ilike(term, escape="\\"),

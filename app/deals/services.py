@@ -30,7 +30,13 @@ from app.deals import money
 from app.deals.models import DEAL_STATUSES, Deal
 from app.errors import InvalidInput
 from app.identity.services import active_membership
-from app.input_rules import CONTROL_ANY, CONTROL_EXCEPT_LINE_BREAKS, MAX_BIGINT, UNSTORABLE
+from app.input_rules import (
+    CONTROL_ANY,
+    CONTROL_EXCEPT_LINE_BREAKS,
+    MAX_BIGINT,
+    UNSTORABLE,
+    substring_pattern,
+)
 from app.pipelines.models import Pipeline, Stage
 from app.tags import has_tag, normalize_tags
 from app.timeline.services import changes, json_value, record_event, snapshot
@@ -657,10 +663,6 @@ def get_visible_deal(
     return deal
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def visible_deals_query(
     actor: Actor,
     q: str | None = None,
@@ -677,7 +679,7 @@ def visible_deals_query(
     scope is applied in SQL."""
     stmt = apply_record_scope(select(Deal), actor, "deals", "view", Deal.owner_id)
     if q and q.strip():
-        term = f"%{_like_escape(UNSTORABLE.sub('', q).strip())}%"
+        term = substring_pattern(q)
         stmt = stmt.where(Deal.title.ilike(term, escape="\\"))
     for column, value in (
         (Deal.pipeline_id, pipeline_id),

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from functools import cache
 
 import pyotp
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record_platform
 from app.database import DbSession, utcnow
+from app.hosts import workspace_url
 from app.identity import throttle, tokens
 from app.identity.models import AccountToken, AccountTokenPurpose, ApiToken, User
 from app.identity.passwords import (
@@ -401,7 +402,7 @@ def _set_password(
             subject=_("Your password was changed"),
             name=user.name,
             workspace=tenant.name,
-            reset_url=url_for("account.forgot_password", tenant_slug=tenant.slug, _external=True),
+            reset_url=workspace_url(tenant, "account.forgot_password"),
         ),
     )
 
@@ -470,9 +471,7 @@ def request_password_reset(session: DbSession, *, tenant: Tenant, email: str) ->
             subject=_("Reset your password for %(workspace)s", workspace=tenant.name),
             name=user.name,
             workspace=tenant.name,
-            url=url_for(
-                "account.reset_password", tenant_slug=tenant.slug, token=secret, _external=True
-            ),
+            url=workspace_url(tenant, "account.reset_password", token=secret),
         ),
     )
     session.commit()
@@ -547,9 +546,7 @@ def request_email_change(
             workspace=tenant.name,
             old_email=user.email,
             new_email=new_email,
-            url=url_for(
-                "account.confirm_email", tenant_slug=tenant.slug, token=secret, _external=True
-            ),
+            url=workspace_url(tenant, "account.confirm_email", token=secret),
         ),
     )
     session.commit()

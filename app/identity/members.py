@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +37,7 @@ from app.contacts import services as contact_services
 from app.database import DbSession, utcnow
 from app.deals.models import Deal
 from app.errors import InvalidInput
+from app.hosts import workspace_url
 from app.identity import throttle
 from app.identity.models import ApiToken, Invitation, Membership, User
 from app.identity.passwords import hash_password, password_problem, verify_password
@@ -290,7 +290,7 @@ def invitation_status(invitation: Invitation, now: dt.datetime | None = None) ->
 
 def accept_url(tenant: Tenant, secret: str) -> str:
     """The absolute link of an invitation, on the workspace's own host."""
-    return url_for("team.accept_invitation", tenant_slug=tenant.slug, token=secret, _external=True)
+    return workspace_url(tenant, "team.accept_invitation", token=secret)
 
 
 def _invitation_mail(tenant: Tenant, inviter: User, invitation: Invitation, secret: str) -> Any:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.audit.services import record_platform
 from app.database import DbSession, utcnow
+from app.hosts import workspace_url
 from app.identity import tokens
 from app.identity.models import AccountToken, AccountTokenPurpose, User
 from app.mail.services import compose, send_after_commit
@@ -39,17 +39,6 @@ class LinkProblem(enum.StrEnum):
 
     UNKNOWN = "unknown"  # no such token here (or another workspace's): 404
     SPENT = "spent"  # used, expired or for an address no longer the account's: 400
-
-
-def workspace_url(tenant: Tenant, endpoint: str, **values: str) -> str:
-    """An absolute URL on ``tenant``'s host (mail is read far from any request)."""
-    return url_for(
-        endpoint,
-        tenant_slug=tenant.slug,
-        _external=True,
-        _scheme=current_app.config.get("PREFERRED_URL_SCHEME", "http"),
-        **values,
-    )
 
 
 def request_email_verification(

@@ -30,11 +30,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record_platform
 from app.database import DbSession, utcnow
+from app.hosts import workspace_url
 from app.identity import throttle, tokens
 from app.identity.models import AccountToken, AccountTokenPurpose, Membership, User
 from app.identity.passwords import hash_password, password_problem, verify_password
 from app.identity.services import find_user_by_email
-from app.identity.verification import LinkProblem, request_email_verification, workspace_url
+from app.identity.verification import LinkProblem, request_email_verification
 from app.mail.services import compose, send_after_commit
 from app.signup import slugs
 from app.signup.models import Signup, SignupStatus

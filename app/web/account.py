@@ -54,6 +54,7 @@ from app.web.account_forms import (
     TwoFactorLoginForm,
     WorkspaceSecurityForm,
 )
+from app.web.forms import show_error
 
 bp = workspace_blueprint("account", __name__)
 guards.install(bp)
@@ -72,15 +73,6 @@ def _member() -> Member:
 
 def _user() -> User:
     return _member().user
-
-
-def _put_error(form: Any, refusal: IdentityError) -> None:
-    """A service's refusal on the field it names, else on the form."""
-    target = form._fields.get(refusal.field) if refusal.field else None
-    if target is not None:
-        target.errors = [*target.errors, str(refusal)]
-    else:
-        form.form_errors = [*form.form_errors, str(refusal)]
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -195,7 +187,7 @@ def reset_password(token: str) -> Page:
                 db.session, tenant=g.tenant, raw=token, new=form.password.data or ""
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             found = load_member(g.tenant.id, user.id) if user is not None else None
             if found is None:
@@ -254,7 +246,7 @@ def profile() -> Page:
                 tenant_id=g.tenant.id,
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             flash(_("Profile saved."), "success")
             return redirect(url_for("account.profile"))
@@ -276,7 +268,7 @@ def change_email() -> Page:
                 tenant=g.tenant,
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             flash(
                 _(
@@ -328,7 +320,7 @@ def change_password() -> Page:
                 tenant=g.tenant,
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             found = load_member(g.tenant.id, _user().id)
             if found is None:
@@ -419,7 +411,7 @@ def totp_confirm() -> Response:
                 db.session, _user(), code=form.code.data or "", tenant_id=g.tenant.id
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             return _codes_page(codes)
     return _security_page(confirm=form)
@@ -442,7 +434,7 @@ def totp_disable() -> Response:
                 tenant_id=g.tenant.id,
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             flash(_("Two-factor sign-in is off."), "success")
             return redirect(url_for("account.security_settings"))
@@ -462,7 +454,7 @@ def recovery_codes() -> Response:
                 db.session, _user(), code=form.renew_code.data or "", tenant_id=g.tenant.id
             )
         except IdentityError as refusal:
-            _put_error(form, refusal)
+            show_error(form, refusal.field, str(refusal))
         else:
             return _codes_page(codes)
     return _security_page(renew=form)

@@ -30,6 +30,7 @@ from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.company_forms import CompanyForm
+from app.web.forms import show_refusal
 from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
@@ -87,16 +88,6 @@ def _company_or_404(company_id: int, action: str = "view") -> Company:
     )
 
 
-def _show_refusal(form: CompanyForm, refusal: InvalidInput) -> None:
-    """Put a service's refusal on the form: on the field it names, else on the form."""
-    for name, messages in refusal.details.items():
-        target = form._fields.get(name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, *messages]
-        else:
-            form.form_errors = [*form.form_errors, *messages]
-
-
 @bp.route("/companies/new", methods=["GET", "POST"])
 @login_required
 def company_new() -> str | Response:
@@ -109,7 +100,7 @@ def company_new() -> str | Response:
             company = company_services.create_company(db.session, member().actor, form.values())
         except InvalidInput as refusal:
             db.session.rollback()
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal)
         else:
             flash(_("Company created."), "success")
             return redirect(url_for("companies.company_detail", company_id=company.id))
@@ -206,7 +197,7 @@ def company_edit(company_id: int) -> str | Response:
             company_services.update_company(db.session, member().actor, company, form.values())
         except InvalidInput as refusal:
             db.session.rollback()
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal)
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("companies.company_detail", company_id=company.id))

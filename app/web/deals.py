@@ -32,6 +32,7 @@ from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.deal_forms import DealForm, StageMoveForm
+from app.web.forms import show_refusal
 from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
@@ -84,17 +85,6 @@ def _deals_of_contact(contact_id: int) -> dict[str, Any] | None:
 def _deal_or_404(deal_id: int, action: str = "view") -> Deal:
     """The deal if the member may see it (404 otherwise) and may ``action`` it (403)."""
     return record_or_404(deal_services.get_visible_deal, member().actor, "deals", deal_id, action)
-
-
-def _show_refusal(form: StageMoveForm, refusal: InvalidInput) -> None:
-    """Put a service's refusal on the field it names (``pipeline_id`` on the stage
-    picker), else on the form."""
-    for name, messages in refusal.details.items():
-        target = form._fields.get("stage_id" if name == "pipeline_id" else name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, *messages]
-        else:
-            form.form_errors = [*form.form_errors, *messages]
 
 
 def _stage_choices(form: StageMoveForm, pipeline_id: int | None = None) -> dict[int, Stage]:
@@ -213,7 +203,7 @@ def deal_new() -> str | Response:
         try:
             deal = deal_services.create_deal(db.session, actor, form.values(kinds))
         except InvalidInput as refusal:
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal, {"pipeline_id": "stage_id"})
         else:
             flash(_("Deal created."), "success")
             return redirect(url_for("deals.deal_detail", deal_id=deal.id))
@@ -286,7 +276,7 @@ def deal_move(deal_id: int) -> str | Response:
             deal_services.update_deal(db.session, member().actor, deal, form.values(_kinds(stages)))
         except InvalidInput as refusal:
             db.session.rollback()
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal, {"pipeline_id": "stage_id"})
         else:
             flash(_("Deal moved."), "success")
             return redirect(url_for("deals.deal_detail", deal_id=deal.id))
@@ -310,7 +300,7 @@ def deal_edit(deal_id: int) -> str | Response:
             deal_services.update_deal(db.session, member().actor, deal, form.values(_kinds(stages)))
         except InvalidInput as refusal:
             db.session.rollback()
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal, {"pipeline_id": "stage_id"})
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("deals.deal_detail", deal_id=deal.id))

@@ -8,6 +8,7 @@ error or a saved value, never as a server error.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
@@ -25,6 +26,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
 
+from app.errors import InvalidInput
 from app.input_rules import CONTROL_ANY, CONTROL_EXCEPT_LINE_BREAKS
 
 
@@ -43,6 +45,26 @@ class PlainText:
         if isinstance(field.data, str) and self.pattern.search(field.data):
             # Stop here: the format checks after this one would only repeat the complaint.
             raise StopValidation(str(_l("Remove the invisible control characters.")))
+
+
+def show_error(form: FlaskForm, field: str | None, message: str) -> None:
+    """Put a service's refusal on the field it names, else on the whole form (also when
+    the field is not on this form, or is the CSRF token)."""
+    target = form._fields.get(field) if field and field != "csrf_token" else None
+    if target is not None:
+        target.errors = [*target.errors, message]
+    else:
+        form.form_errors = [*form.form_errors, message]
+
+
+def show_refusal(
+    form: FlaskForm, refusal: InvalidInput, rename: Mapping[str, str] | None = None
+) -> None:
+    """Every message of a service's refusal on its field (``rename`` maps a service
+    field to the form field that shows it)."""
+    for name, messages in refusal.details.items():
+        for message in messages:
+            show_error(form, (rename or {}).get(name, name), message)
 
 
 def workspace_slug(value: Any) -> Any:

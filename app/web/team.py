@@ -24,6 +24,7 @@ from app.identity.models import Invitation, Membership, User
 from app.identity.services import find_user_by_email
 from app.identity.sessions import load_member, sign_in
 from app.web import guards
+from app.web.forms import show_error
 from app.web.team_forms import (
     NO_REASSIGNMENT,
     AcceptExistingForm,
@@ -86,15 +87,6 @@ def _role_choices(*, invitable: bool) -> list[tuple[str, str]]:
     return choices([(role.key, _role_label(role.key, names)) for role in roles])
 
 
-def _show_error(form: FlaskForm, refusal: TeamError) -> None:
-    """A service's refusal on the field it names, else on the form."""
-    target = form._fields.get(refusal.field) if refusal.field else None
-    if target is not None and refusal.field != "csrf_token":
-        target.errors = [*target.errors, refusal.message]
-    else:
-        form.form_errors = [*form.form_errors, refusal.message]
-
-
 def _refusal_status(refusal: TeamError) -> int:
     return {"forbidden": 403, "unverified": 403, "conflict": 409, "throttled": 429}.get(
         refusal.code, 400
@@ -131,7 +123,7 @@ def members() -> str | Response | tuple[str, int]:
                     role=form.role.data,
                 )
             except TeamError as refusal:
-                _show_error(form, refusal)
+                show_error(form, refusal.field, refusal.message)
                 status = _refusal_status(refusal)
             except PlanLimitExceeded as refusal:
                 form.form_errors = [*form.form_errors, plan_limit_message(refusal)]
@@ -238,7 +230,7 @@ def deactivate(user_id: int) -> str | Response | tuple[str, int]:
                     reassign_to=form.reassign_to_id(),
                 )
             except TeamError as refusal:
-                _show_error(form, refusal)
+                show_error(form, refusal.field, refusal.message)
                 status = _refusal_status(refusal)
             else:
                 moved = sum(done.reassigned.values())
@@ -366,7 +358,7 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
             except TeamError as refusal:
                 if refusal.code == "gone":
                     return render_template("team/invitation_gone.html", state="expired"), 410
-                _show_error(form, refusal)
+                show_error(form, refusal.field, refusal.message)
                 status = _refusal_status(refusal)
             else:
                 joined = load_member(g.tenant.id, user.id)

@@ -27,7 +27,7 @@ from app.identity.throttle import Limits
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.account import begin_second_factor, locked_response
-from app.web.forms import ContactForm, LoginForm
+from app.web.forms import ContactForm, LoginForm, show_refusal
 from app.web.listing import list_page, record_or_404
 from billing.limits import PlanLimitExceeded
 from tenants.models import Tenant, TenantStatus
@@ -275,16 +275,6 @@ def _contact_values(form: ContactForm, listed: bool, contact: Contact | None) ->
     return {**form.values(), "company_id": _chosen_company_id(form, listed, contact)}
 
 
-def _show_refusal(form: ContactForm, refusal: InvalidInput) -> None:
-    """Put a service's refusal on the form: on the field it names, else on the form."""
-    for name, messages in refusal.details.items():
-        target = form._fields.get(name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, *messages]
-        else:
-            form.form_errors = [*form.form_errors, *messages]
-
-
 @bp.route("/contacts/new", methods=["GET", "POST"])
 @login_required
 def contact_new() -> str | Response:
@@ -299,7 +289,7 @@ def contact_new() -> str | Response:
                 db.session, member().actor, _contact_values(form, picker["company_listed"], None)
             )
         except InvalidInput as refusal:
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal)
         except PlanLimitExceeded as refusal:
             db.session.rollback()
             form.form_errors = [*form.form_errors, plan_limit_message(refusal)]
@@ -353,7 +343,7 @@ def contact_edit(contact_id: int) -> str | Response:
                 _contact_values(form, picker["company_listed"], contact),
             )
         except InvalidInput as refusal:
-            _show_refusal(form, refusal)
+            show_refusal(form, refusal)
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("workspace.contact_detail", contact_id=contact.id))
