@@ -15,9 +15,10 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 
 from app.database import db, utcnow
 from app.errors import ApiError
+from app.identity.models import User
 from app.identity.services import resolve_api_token, touch_api_token
 from app.identity.sessions import Member
-from tenants.models import TenantStatus
+from tenants.models import Tenant, TenantStatus
 from tenants.resolution import activate
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -61,8 +62,19 @@ def _from_token(header: str) -> Member:
         touch_api_token(db.session, token.id)
         db.session.commit()
     activate(db.session, tenant)  # commits the lookup transaction, then binds
+    _require_second_factor_if_asked(tenant, user)
     g.auth_method = "token"
     return Member(user=user, membership=membership)
+
+
+def _require_second_factor_if_asked(tenant: Tenant, user: User) -> None:
+    """A workspace that requires two-factor sign-in refuses members without it, on
+    every credential: a token made before the rule (or by a member who never set it
+    up) must not be the way around it. Setting it up makes the same token work."""
+    if tenant.require_two_factor and user.totp_enabled_at is None:
+        raise ApiError(
+            403, "forbidden", "This workspace requires two-factor sign-in: set it up first."
+        )
 
 
 def _from_session() -> Member:
@@ -80,11 +92,8 @@ def _from_session() -> Member:
         except Exception as exc:  # flask-wtf raises ValidationError for bad tokens
             raise ApiError(403, "forbidden", "Missing or invalid X-CSRFToken header.") from exc
     member: Member = current_user._get_current_object()
-    if g.tenant.require_two_factor and member.user.totp_enabled_at is None:
-        # The pages send this member to two-factor setup first; the API must not be the
-        # way around it.
-        raise ApiError(
-            403, "forbidden", "This workspace requires two-factor sign-in: set it up first."
-        )
+    # The pages send this member to two-factor setup first; the API must not be the
+    # way around it.
+    _require_second_factor_if_asked(g.tenant, member.user)
     g.auth_method = "session"
     return member

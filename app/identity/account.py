@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import zoneinfo
@@ -19,6 +20,7 @@ from functools import cache
 import pyotp
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -281,6 +283,44 @@ def confirm_totp(session: DbSession, user: User, *, code: str, tenant_id: int) -
     return codes
 
 
+def _confirm_password(
+    session: DbSession, user: User, password: str, *, field: str, message: str
+) -> None:
+    """Check the password a signed-in person types to confirm a sensitive change.
+
+    Counted on the same per-address key as sign-in: someone holding a stolen session
+    could otherwise guess the password on these forms without limit, then lock the owner
+    out by changing it. While the address is locked the password is not checked."""
+    key = throttle.account_key(user.email)
+    until = throttle.locked_until(session, key)
+    if until is None:
+        if verify_password(user.password_hash, password):
+            return
+        limits = throttle.Limits.from_config()
+        until = throttle.record_failure(
+            session,
+            key,
+            limit=limits.per_account,
+            window_seconds=limits.window_seconds,
+            lockout_seconds=limits.lockout_seconds,
+        )
+        session.commit()  # the failure counts even though the change is refused
+        if until is None:
+            raise IdentityError(message, field=field)
+    else:
+        session.rollback()
+    minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
+    raise IdentityError(
+        " ".join(
+            [
+                _("Too many wrong passwords: password checks are locked for now."),
+                ngettext("Try again in %(num)d minute.", "Try again in %(num)d minutes.", minutes),
+            ]
+        ),
+        field=field,
+    )
+
+
 def _check_second_factor(session: DbSession, user: User, code: str) -> None:
     if not (_accept_totp(session, user, code) or _use_recovery_code(session, user, code)):
         session.rollback()
@@ -293,8 +333,9 @@ def disable_totp(
     """Turn two-factor off: needs the password and a current (or recovery) code."""
     if user.totp_enabled_at is None:
         raise IdentityError(_("Two-factor sign-in is already off."))
-    if not verify_password(user.password_hash, password):
-        raise IdentityError(_("The password is not right."), field="password")
+    _confirm_password(
+        session, user, password, field="password", message=_("The password is not right.")
+    )
     _check_second_factor(session, user, code)
     session.refresh(user)
     user.totp_secret = None
@@ -411,8 +452,13 @@ def change_password(
     session: DbSession, user: User, *, current: str, new: str, tenant: Tenant
 ) -> None:
     """Change a signed-in user's password (the current one proves it is them)."""
-    if not verify_password(user.password_hash, current):
-        raise IdentityError(_("The current password is not right."), field="current_password")
+    _confirm_password(
+        session,
+        user,
+        current,
+        field="current_password",
+        message=_("The current password is not right."),
+    )
     _check_new_password(user, new, "new_password")
     _set_password(session, user, new, tenant=tenant, action="password.changed")
     session.commit()
@@ -511,8 +557,9 @@ def request_email_change(
 ) -> str:
     """Mail a confirmation link to the new address; the address changes only when it
     is followed. Returns the normalised new address."""
-    if not verify_password(user.password_hash, password):
-        raise IdentityError(_("The password is not right."), field="password")
+    _confirm_password(
+        session, user, password, field="password", message=_("The password is not right.")
+    )
     try:
         new_email = normalize_email(new_email)
     except IdentityError:

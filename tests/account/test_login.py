@@ -185,3 +185,34 @@ def test_a_weaker_hash_is_upgraded_at_sign_in(
     stored = user_by_email(app, tenant.owner_email).password_hash
     assert stored is not None and stored != weak
     assert stored.split("$")[3] == hash_password("x").split("$")[3]  # today's parameters
+
+
+def test_forwarded_addresses_count_only_behind_trusted_proxies(
+    database_url: str, tenant: TenantFixture
+) -> None:
+    """With one trusted proxy the client address is the last X-Forwarded-For hop; with
+    none, the header is ignored (a client could write anything in it)."""
+    from tests.conftest import make_app
+
+    forwarded = fresh_ip()
+    proxy = fresh_ip()
+    for trusted, counted in ((0, proxy), (1, forwarded)):
+        application = make_app(database_url, TRUSTED_PROXIES=trusted)
+        client = application.test_client()
+        page = client.get("/login", base_url=tenant.base_url)
+        client.post(
+            "/login",
+            base_url=tenant.base_url,
+            data={
+                "email": tenant.owner_email,
+                "password": "wrong",
+                "csrf_token": csrf_token_from(text_of(page)),
+            },
+            headers={"X-Forwarded-For": f"198.51.100.1, {forwarded}"},
+            environ_overrides={"REMOTE_ADDR": proxy},
+        )
+        row = throttle_row(application, ip_key(counted))
+        assert row is not None and row.failures == 1, (trusted, counted)
+        with application.app_context():
+            db.engine.dispose()
+    assert throttle_row(application, ip_key("198.51.100.1")) is None

@@ -207,3 +207,40 @@ def test_forgot_password_form_errors(app: Flask, tenant: TenantFixture) -> None:
         assert response.status_code == 200
         assert 'class="field-error"' in text_of(response)
     assert csrf_token_from(text_of(browser.get("/forgot-password")))
+
+
+def test_password_confirmations_are_throttled_like_sign_in(
+    app: Flask, tenant: TenantFixture
+) -> None:
+    """A stolen session can not be used to guess the password on the settings forms:
+    wrong passwords there count against the address, and once it is locked even the
+    right password is not checked (here or at sign-in)."""
+    me = sign_in(app, tenant, tenant.owner_email)
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    new_password = {
+        "current_password": "wrong",
+        "new_password": STRONG_PASSWORD,
+        "new_password_confirm": STRONG_PASSWORD,
+    }
+    new_email = {"new_email": "new-" + tenant.owner_email, "email_password": "wrong"}
+    forms = [
+        ("/settings/profile/password", new_password),
+        ("/settings/profile/email", new_email),
+    ]
+    for number in range(limit):
+        action, fields = forms[number % len(forms)]
+        answer = text_of(me.submit("/settings/profile", fields, action=action))
+        expected = "Try again in" if number == limit - 1 else "is not right."
+        assert expected in answer, (number, answer)
+    locked = me.submit(
+        "/settings/profile",
+        {
+            "current_password": PASSWORD,
+            "new_password": STRONG_PASSWORD,
+            "new_password_confirm": STRONG_PASSWORD,
+        },
+        action="/settings/profile/password",
+    )
+    assert "Too many wrong passwords" in text_of(locked)
+    sign_in_now = attempt(app.test_client(), tenant, tenant.owner_email, PASSWORD, ip=fresh_ip())
+    assert sign_in_now.status_code == 429

@@ -172,7 +172,7 @@ def test_a_wrong_first_code_does_not_turn_it_on(
 def test_a_workspace_can_require_two_factor(
     app: Flask, factory: Factory, tenant: TenantFixture, owner: Browser
 ) -> None:
-    _uid, rep_email, _token = factory.member(tenant, role="sales_rep")
+    _uid, rep_email, rep_token = factory.member(tenant, role="sales_rep")
     rep = sign_in(app, tenant, rep_email)
     # Only admins may set the rule.
     refused = rep.submit(
@@ -190,17 +190,29 @@ def test_a_workspace_can_require_two_factor(
         response = rep.get(path)
         assert response.status_code == 302, path
         assert urlsplit(response.location).path == "/settings/security"
-    # The API with the session cookie is no way around it (tokens are their own
-    # credential and keep working).
+    # The API is no way around it, with the session cookie or with a token.
     api = rep.get("/api/v1/contacts")
     assert api.status_code == 403
     assert api.get_json()["error"]["code"] == "forbidden"
     assert "two-factor" in api.get_json()["error"]["message"]
+    bearer = {"Authorization": f"Bearer {rep_token}"}
+    by_token = app.test_client().get("/api/v1/contacts", base_url=tenant.base_url, headers=bearer)
+    assert by_token.status_code == 403
+    assert "two-factor" in by_token.get_json()["error"]["message"]
+    # The rule holds for admins too: the owner has not set it up either.
+    assert (
+        app.test_client()
+        .get("/api/v1/contacts", base_url=tenant.base_url, headers=tenant.auth())
+        .status_code
+        == 403
+    )
     page = rep.get("/settings/security")
     assert page.status_code == 200
     assert "requires two-factor sign-in" in text_of(page)
     enrol_two_factor(rep)
     assert rep.get("/contacts").status_code == 200
     assert rep.get("/api/v1/contacts").status_code == 200
+    by_token = app.test_client().get("/api/v1/contacts", base_url=tenant.base_url, headers=bearer)
+    assert by_token.status_code == 200
     signed_out = rep.submit("/settings/security", {}, action="/logout")
     assert urlsplit(signed_out.location).path == "/login"
