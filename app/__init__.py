@@ -27,7 +27,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _configure_logging(app)
     _init_extensions(app)
     _register_blueprints(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies (an ingress, a load balancer), take the
+    client address, scheme and host from the headers those proxies set, counting from
+    the right: per-IP limits (sign-in, signup, find-workspace) then count real clients,
+    not the proxy. With 0, forwarded headers are ignored (a client can forge them)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
 
 def _configure_database(app: Flask, instance_path: Path) -> None:
@@ -85,8 +100,20 @@ def _register_blueprints(app: Flask) -> None:
     from app.web.account import bp as account_bp
     from app.web.activities import bp as activities_bp
     from app.web.apex import bp as apex_bp
+    from app.web.billing import bp as billing_bp
+    from app.web.billing import webhook_bp as stripe_webhook_bp
+    from app.web.board import bp as board_bp
+    from app.web.comments import bp as comments_bp
     from app.web.companies import bp as companies_bp
+    from app.web.custom_fields import bp as custom_fields_bp
     from app.web.deals import bp as deals_bp
+    from app.web.duplicates import bp as duplicates_bp
+    from app.web.exports import bp as exports_bp
+    from app.web.imports import bp as imports_bp
+    from app.web.lists import bp as lists_bp
+    from app.web.notifications import bp as notifications_bp
+    from app.web.pipelines import bp as pipelines_bp
+    from app.web.search import bp as search_bp
     from app.web.signup import bp as signup_bp
     from app.web.signup import onboarding as onboarding_bp
     from app.web.team import bp as team_bp
@@ -94,14 +121,26 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(apex_bp)
+    app.register_blueprint(stripe_webhook_bp)
+    app.register_blueprint(billing_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(onboarding_bp)
     app.register_blueprint(workspace_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(team_bp)
     app.register_blueprint(companies_bp)
+    app.register_blueprint(custom_fields_bp)
     app.register_blueprint(deals_bp)
+    app.register_blueprint(duplicates_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(imports_bp)
+    app.register_blueprint(lists_bp)
     app.register_blueprint(activities_bp)
+    app.register_blueprint(comments_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(pipelines_bp)
+    app.register_blueprint(board_bp)
+    app.register_blueprint(search_bp)
     security.init_app(app)
     init_api(app)
 

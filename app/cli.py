@@ -70,9 +70,28 @@ def db_group() -> None:
     "--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Tenants migrated at once."
 )
 @click.option("--lock-timeout-ms", type=click.IntRange(100, 600_000), default=None)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Fail at once when another upgrade is running instead of waiting for it.",
+)
 @with_appcontext
-def db_upgrade(jobs: int | None, lock_timeout_ms: int | None) -> None:
-    """Migrate the public schema, then every tenant schema not yet at head."""
+def db_upgrade(jobs: int | None, lock_timeout_ms: int | None, no_wait: bool) -> None:
+    """Migrate the public schema, then every tenant schema not yet at head.
+
+    One upgrade runs at a time across the fleet; a second one waits for the first (or,
+    with --no-wait, fails) and then finds nothing left to do.
+    """
+    from tenants.fleet import UpgradeInProgress, upgrade_lock
+
+    try:
+        with upgrade_lock(db.engine, wait=not no_wait):
+            _upgrade_everything(jobs, lock_timeout_ms)
+    except UpgradeInProgress:
+        _fail("Another `crm db upgrade` is running; wait for it or run this again later.")
+
+
+def _upgrade_everything(jobs: int | None, lock_timeout_ms: int | None) -> None:
     from tenants.fleet import pending_tenants, upgrade_public, upgrade_tenants
 
     engine = db.engine
@@ -443,6 +462,28 @@ def billing_reconcile() -> None:
         click.secho(f"  tenant {tenant_id}: {error}", fg="red", err=True)
     if report.failed:
         _fail("Some tenants could not be reconciled; see the log.")
+
+
+@billing_group.command("sync-catalog")
+@with_appcontext
+def billing_sync_catalog() -> None:
+    """Create in Stripe the products and prices of the plan catalog that are missing
+    (found by lookup key <plan>_<interval>_v<version>) and print what was done."""
+    import stripe
+
+    from billing.stripe_gateway import BillingNotConfigured, gateway
+    from billing.subscriptions import sync_catalog
+
+    try:
+        synced = sync_catalog(gateway())
+    except BillingNotConfigured:
+        _fail("Billing is manual: set STRIPE_SECRET_KEY to sync the catalog to Stripe.")
+    except stripe.StripeError as exc:
+        _fail(f"Stripe refused: {exc}")
+    for price in synced:
+        verb = "created" if price.created else "exists "
+        click.echo(f"{verb} {price.lookup_key} {price.price_id}")
+    click.echo(f"{sum(p.created for p in synced)} created, {len(synced)} prices in the catalog")
 
 
 # -------------------------------------------------------------------------- run

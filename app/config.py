@@ -95,11 +95,23 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": _int(e, "LOGIN_MAX_FAILURES_PER_IP", 30, 1),
         "LOGIN_LOCKOUT_SECONDS": _int(e, "LOGIN_LOCKOUT_SECONDS", 900, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(e, "LOGIN_FAILURE_WINDOW_SECONDS", 900, 1),
+        # Proxies in front of the app that append to X-Forwarded-For (and set
+        # X-Forwarded-Proto/Host). 0 trusts no header: a client could otherwise forge its
+        # address and escape every per-IP limit.
+        "TRUSTED_PROXIES": _int(e, "CRM_TRUSTED_PROXIES", 0),
         # Per client IP and hour: signups, and "find my workspace" mails asked for.
         "SIGNUP_MAX_PER_IP_PER_HOUR": _int(e, "SIGNUP_MAX_PER_IP_PER_HOUR", 5, 1),
         "FIND_WORKSPACE_MAX_PER_IP_PER_HOUR": _int(e, "FIND_WORKSPACE_MAX_PER_IP_PER_HOUR", 5, 1),
         # At most this many password-reset mails per account and hour.
         "PASSWORD_RESET_MAILS_PER_HOUR": _int(e, "PASSWORD_RESET_MAILS_PER_HOUR", 3, 1),
+        # Export files: a directory web and worker processes share (a volume in
+        # production); unset, the instance folder's "exports".
+        "EXPORT_STORAGE_DIR": e.get("CRM_EXPORT_STORAGE_DIR") or None,
+        # Imports (app.imports): the largest file accepted, the most rows in one file, and
+        # the rows written per transaction.
+        "IMPORT_MAX_BYTES": _int(e, "IMPORT_MAX_BYTES", 200 * 1024 * 1024, 1),
+        "IMPORT_MAX_ROWS": _int(e, "IMPORT_MAX_ROWS", 1_000_000, 1),
+        "IMPORT_CHUNK_ROWS": _int(e, "IMPORT_CHUNK_ROWS", 5000, 1),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "en",
         "SEED_DEMO": _bool(e.get("CRM_SEED_DEMO"), True),

@@ -9,10 +9,14 @@ from __future__ import annotations
 from app.access.models import Role
 from app.activities.models import Activity
 from app.audit.models import AuditEntry, PlatformAuditEntry
+from app.board.models import DealStageHistory, LossReason
+from app.comments.models import Comment
 from app.companies.models import Company
 from app.contacts.models import Contact
+from app.custom_fields.models import CustomFieldDefinition
 from app.database import PublicBase, TenantBase
 from app.deals.models import Deal
+from app.exports.models import ExportJob
 from app.identity.models import (
     AccountToken,
     ApiToken,
@@ -21,12 +25,15 @@ from app.identity.models import (
     Membership,
     User,
 )
+from app.imports.models import ImportJob
+from app.lists.models import BulkEdit, Segment
 from app.mail.models import OutboxMessage
+from app.notifications.models import Notification
 from app.operators.models import Operator
 from app.pipelines.models import Pipeline, Stage
 from app.signup.models import Signup
 from app.timeline.models import TimelineEvent
-from billing.models import UsageCounter
+from billing.models import BillingSubscription, StripeEvent, UsageCounter
 from tenants.models import Tenant
 
 __all__ = [
@@ -34,20 +41,31 @@ __all__ = [
     "Activity",
     "ApiToken",
     "AuditEntry",
+    "BillingSubscription",
+    "BulkEdit",
+    "Comment",
     "Company",
     "Contact",
+    "CustomFieldDefinition",
     "Deal",
+    "DealStageHistory",
+    "ExportJob",
+    "ImportJob",
     "Invitation",
     "LoginThrottle",
+    "LossReason",
     "Membership",
+    "Notification",
     "Operator",
     "OutboxMessage",
     "Pipeline",
     "PlatformAuditEntry",
     "PublicBase",
     "Role",
+    "Segment",
     "Signup",
     "Stage",
+    "StripeEvent",
     "Tenant",
     "TenantBase",
     "TimelineEvent",

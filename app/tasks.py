@@ -39,6 +39,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "activities.send_task_reminders",
         "schedule": crontab(),
     },
+    # Hourly: export files past their day are deleted, lost export jobs failed.
+    "exports-sweep-hourly": {
+        "task": "exports.sweep",
+        "schedule": crontab(minute=25),
+    },
 }
 
 
@@ -133,7 +138,10 @@ def init_celery(app: Flask) -> Celery:
     # Task modules register themselves on import.
     from app.activities import tasks as _activity_tasks  # noqa: F401
     from app.contacts import tasks as _contact_tasks  # noqa: F401
+    from app.exports import tasks as _export_tasks  # noqa: F401
     from app.identity import invitation_tasks as _invitation_tasks  # noqa: F401
+    from app.imports import tasks as _import_tasks  # noqa: F401
+    from app.lists import tasks as _list_tasks  # noqa: F401
     from app.mail import tasks as _mail_tasks  # noqa: F401
     from app.signup import tasks as _signup_tasks  # noqa: F401
     from billing import tasks as _billing_tasks  # noqa: F401

@@ -10,12 +10,14 @@ from sqlalchemy import Connection, insert, select
 
 from app.access.builtin import BUILTIN_ROLES
 from app.access.models import Role
-from app.pipelines.defaults import DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
+from app.board.loss_reasons import DEFAULT_LOSS_REASONS
+from app.board.models import LossReason
+from app.pipelines.defaults import DEFAULT_COLORS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
 from app.pipelines.models import Pipeline, Stage
 
 
 def seed_defaults(connection: Connection) -> None:
-    """Insert built-in roles and the default pipeline with its stages."""
+    """Insert built-in roles, the default pipeline with its stages and the loss reasons."""
     connection.execute(
         insert(Role),
         [
@@ -44,9 +46,14 @@ def seed_defaults(connection: Connection) -> None:
                 "position": pos,
                 "probability": prob,
                 "kind": kind,
+                "color": DEFAULT_COLORS[kind],
             }
             for pos, (name, prob, kind) in enumerate(DEFAULT_STAGES)
         ],
+    )
+    connection.execute(
+        insert(LossReason),
+        [{"name": name, "position": pos} for pos, name in enumerate(DEFAULT_LOSS_REASONS)],
     )
 
 

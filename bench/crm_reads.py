@@ -7,8 +7,10 @@ test client, bearer token), after a few untimed warm-up requests.
 
 - contact list: ``GET /api/v1/contacts?owner_id=<member>&sort=last_name&limit=50``,
   following ``next_cursor`` for a few pages, over every member (target p95 <= 30 ms);
-- search: ``GET /api/v1/contacts?q=...`` by last name, email and phone digits (target
-  p95 <= 30 ms);
+- search: ``GET /api/v1/search?q=...&limit=5`` (the navigation's typeahead) by name,
+  email and phone number, many distinct searches drawn from random contacts and typed in
+  several ways (target p95 <= 30 ms for each), and names with two letters swapped (typo
+  tolerance, no target); plus the contact list's own ``q`` filter for comparison;
 - timeline: the first page of ``GET /api/v1/contacts/<id>/timeline`` for the contact with
   a 1,000-entry history (target <= 50 ms), when that endpoint exists.
 
@@ -36,6 +38,8 @@ from harness import (
 
 LIST_TARGET_MS = 30.0
 SEARCH_TARGET_MS = 30.0
+# Searches with a target; "typo" (two letters swapped) is measured without one.
+SEARCH_KINDS = ("name", "email", "phone")
 TIMELINE_TARGET_MS = 50.0
 
 
@@ -49,13 +53,68 @@ def timed(call: Callable[[], Any], expect: int = 200) -> float:
     return elapsed
 
 
+def search_terms(
+    app: Any, seeded: SeededWorkspace, n: int, rng: random.Random
+) -> dict[str, list[str]]:
+    """``n`` distinct searches of each kind, drawn from random contacts of the workspace,
+    typed the ways people type them: names whole, last name first, by their start;
+    emails whole or by their start; phone numbers formatted, bare, or by their last
+    digits; and (no target) names with two letters swapped."""
+    from sqlalchemy import select
+
+    from app.contacts.models import Contact
+    from app.database import db
+    from tenants.context import TenantRef, tenant_context
+
+    ref = TenantRef(id=seeded.tenant_id, slug=seeded.slug, schema_name=seeded.schema)
+    ids = rng.sample(range(1, seeded.sizes.contacts + 1), min(4 * n, seeded.sizes.contacts))
+    with app.app_context(), tenant_context(ref):
+        rows = db.session.execute(
+            select(Contact.first_name, Contact.last_name, Contact.email, Contact.phone).where(
+                Contact.id.in_(ids)
+            )
+        ).all()
+        db.session.remove()
+    rng.shuffle(rows)
+    names = [
+        lambda first, last: f"{first} {last}",
+        lambda first, last: last,
+        lambda first, last: f"{last} {first}".lower(),
+        lambda first, last: f"{first} {last[:2]}",
+        lambda first, last: first[: max(2, len(first) - 1)],
+    ]
+    emails = [
+        lambda e: e,
+        lambda e: e.upper(),
+        lambda e: e.split("@")[0][: max(3, len(e.split("@")[0]) - 2)],
+    ]
+    phones = [
+        lambda p, d: p,  # as stored, "+1 555 0123456"
+        lambda p, d: d[-10:],  # the national number, bare
+        lambda p, d: f"({d[-10:-7]}) {d[-7:-4]}-{d[-4:]}",  # (555) 012-3456
+        lambda p, d: d[-7:],  # the last digits
+    ]
+    terms: dict[str, list[str]] = {"name": [], "email": [], "phone": [], "typo": []}
+    for i, (first, last, email, phone) in enumerate(rows):
+        terms["name"].append(names[i % len(names)](first, last))
+        if email:
+            terms["email"].append(emails[i % len(emails)](email))
+        if phone:
+            digits = "".join(ch for ch in phone if ch.isdigit())
+            terms["phone"].append(phones[i % len(phones)](phone, digits))
+        if len(last) >= 4:
+            at = rng.randrange(1, len(last) - 2)
+            swapped = last[:at] + last[at + 1] + last[at] + last[at + 2 :]
+            if swapped != last:  # "Rossi" with its two s swapped is no typo
+                terms["typo"].append(f"{first} {swapped}")
+    return {kind: list(dict.fromkeys(values))[:n] for kind, values in terms.items()}
+
+
 def main() -> None:
     parser = argument_parser(__doc__ or "")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's sizes")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per figure")
-    parser.add_argument(
-        "--searches", type=int, default=30, help="timed searches (each kind; they are slow)"
-    )
+    parser.add_argument("--searches", type=int, default=200, help="timed searches of each kind")
     parser.add_argument(
         "--reuse",
         metavar="URL",
@@ -118,10 +177,10 @@ def measure(app: Any, seeded: SeededWorkspace, args: Any, rng: random.Random, db
         return client.get(path, base_url=base, headers=auth, query_string=query)
 
     # The contact list: one filter, one sort, a few pages deep.
-    list_ms: list[float] = []
+    owner_list_ms: list[float] = []
     for _ in range(10):
         get("/api/v1/contacts", owner_id=seeded.member_ids[0], sort="last_name", limit=50)
-    while len(list_ms) < args.requests:
+    while len(owner_list_ms) < args.requests:
         owner = rng.choice(seeded.member_ids)
         cursor: str | None = None
         for _page in range(5):
@@ -130,23 +189,25 @@ def measure(app: Any, seeded: SeededWorkspace, args: Any, rng: random.Random, db
                 query["cursor"] = cursor
             started = time.perf_counter()
             response = get("/api/v1/contacts", **query)
-            list_ms.append((time.perf_counter() - started) * 1000)
+            owner_list_ms.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.get_data(as_text=True)[:300]
             body = response.get_json()
             assert len(body["items"]) == 50
             cursor = body["next_cursor"]
 
-    # Search by name, email and phone digits.
-    n = seeded.sizes.contacts
-    terms: list[str] = []
-    for _ in range(args.searches):
-        g = rng.randrange(1, n + 1)
-        terms.append(rng.choice(("Kowalski", "Hovhannisyan", "Nguyen", "Tanaka")))
-        terms.append(f".{g}@mail.example")
-        terms.append(f"555 {g % 10_000_000:07d}"[-7:])
-    for term in terms[:5]:
-        get("/api/v1/contacts", q=term, limit=50)
-    search_ms = [timed(lambda t=term: get("/api/v1/contacts", q=t, limit=50)) for t in terms]
+    # Search: the box in the navigation, as its typeahead asks (5 hits per kind).
+    searches = search_terms(app, seeded, args.searches, rng)
+    for kind in SEARCH_KINDS:
+        for term in searches[kind][:3]:
+            get("/api/v1/search", q=term, limit=5)
+    search_ms = {
+        kind: [timed(lambda t=term: get("/api/v1/search", q=t, limit=5)) for term in terms]
+        for kind, terms in searches.items()
+    }
+    # The contact list's own q filter (a substring anywhere, every match sorted): shown
+    # for comparison with the figure before search was built, no target of its own.
+    list_terms = [t for t in searches["name"] if " " not in t][: max(1, args.searches // 10)]
+    list_ms = [timed(lambda t=t: get("/api/v1/contacts", q=t, limit=50)) for t in list_terms]
 
     # A client card's history, first page.
     timeline_ms: list[float] = []
@@ -158,22 +219,34 @@ def measure(app: Any, seeded: SeededWorkspace, args: Any, rng: random.Random, db
 
     figures: dict[str, Any] = {
         "sizes": seeded.sizes.__dict__,
-        "list_p50_ms": round(median(list_ms), 1),
-        "list_p95_ms": round(percentile(list_ms, 95), 1),
-        "search_p50_ms": round(median(search_ms), 1),
-        "search_p95_ms": round(percentile(search_ms, 95), 1),
+        "list_p50_ms": round(median(owner_list_ms), 1),
+        "list_p95_ms": round(percentile(owner_list_ms, 95), 1),
         "machine": machine_notes(db_uri),
     }
     lines = [
         f"sizes: {seeded.sizes}",
-        f"contact list, owner filter, sorted, 50 rows, 5 pages deep ({len(list_ms)}): "
-        f"p50 {median(list_ms):.1f} ms, p95 {percentile(list_ms, 95):.1f} ms "
+        f"contact list, owner filter, sorted, 50 rows, 5 pages deep ({len(owner_list_ms)}): "
+        f"p50 {median(owner_list_ms):.1f} ms, p95 {percentile(owner_list_ms, 95):.1f} ms "
         f"(target p95 <= {LIST_TARGET_MS:.0f} ms)",
-        f"search by name, email or phone ({len(search_ms)}): p50 {median(search_ms):.1f} "
-        f"ms, p95 {percentile(search_ms, 95):.1f} ms (target p95 <= {SEARCH_TARGET_MS:.0f})",
     ]
-    passed = (
-        percentile(list_ms, 95) <= LIST_TARGET_MS and percentile(search_ms, 95) <= SEARCH_TARGET_MS
+    passed = percentile(owner_list_ms, 95) <= LIST_TARGET_MS
+    for kind, timings in search_ms.items():
+        p50, p95 = median(timings), percentile(timings, 95)
+        figures[f"search_{kind}_p50_ms"] = round(p50, 1)
+        figures[f"search_{kind}_p95_ms"] = round(p95, 1)
+        target = SEARCH_TARGET_MS if kind in SEARCH_KINDS else None
+        goal = f"target p95 <= {target:.0f} ms" if target else "no target: typo tolerance"
+        lines.append(
+            f"search by {kind} ({len(timings)}, e.g. {searches[kind][0]!r}): "
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms ({goal})"
+        )
+        if target is not None:
+            passed = passed and p95 <= target
+    figures["list_q_p50_ms"] = round(median(list_ms), 1)
+    figures["list_q_p95_ms"] = round(percentile(list_ms, 95), 1)
+    lines.append(
+        f"contact list with q (substring, {len(list_ms)}): p50 {median(list_ms):.1f} ms, "
+        f"p95 {percentile(list_ms, 95):.1f} ms (for comparison, no target)"
     )
     if timeline_ms:
         figures["timeline_p50_ms"] = round(median(timeline_ms), 1)

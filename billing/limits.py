@@ -16,16 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact
+from app.custom_fields.models import CustomFieldDefinition
 from app.database import DbSession
 from app.identity.models import Invitation, Membership
 from app.pipelines.models import Pipeline
-from billing.models import UsageCounter
+from billing.models import BillingSubscription, UsageCounter
 from billing.plans import COUNTED, LIMITS, PlanLimits, UnknownPlan, get_plan, plan_limits
+from billing.state import effective_access
 from tenants.context import require_tenant, tenant_context
 from tenants.models import Tenant
 
@@ -66,13 +68,16 @@ class MissingUsageCounter(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class TenantPlan:
-    """A tenant's plan as recorded in ``public.tenants``, with its effective limits."""
+    """A tenant's effective plan (its subscription's, else ``public.tenants``'s; see
+    ``billing.state``), with its effective limits."""
 
     tenant_id: int
     plan: str
     version: int
     status: str
     limits: PlanLimits
+    # An unpaid subscription: reads work, writes are refused (billing.state).
+    read_only: bool = False
 
     @property
     def plan_name(self) -> str:
@@ -108,16 +113,38 @@ def tenant_plan(session: DbSession, tenant_id: int) -> TenantPlan:
     if isinstance(cached, TenantPlan) and cached.tenant_id == tenant_id:
         return cached
     row = session.execute(
-        select(Tenant.plan, Tenant.plan_version, Tenant.status, Tenant.limit_overrides).where(
-            Tenant.id == tenant_id
+        select(
+            Tenant.plan,
+            Tenant.plan_version,
+            Tenant.status,
+            Tenant.limit_overrides,
+            Tenant.trial_ends_at,
+            BillingSubscription.status.label("subscription_status"),
+            BillingSubscription.plan.label("subscription_plan"),
+            BillingSubscription.plan_version.label("subscription_version"),
+            func.now().label("now"),
         )
+        .outerjoin(BillingSubscription, BillingSubscription.tenant_id == Tenant.id)
+        .where(Tenant.id == tenant_id)
     ).one()
+    # The subscription decides the plan (billing.state); operator overrides still apply.
+    access = effective_access(
+        tenant_plan=row.plan,
+        tenant_version=row.plan_version,
+        tenant_status=str(row.status.value),
+        trial_ends_at=row.trial_ends_at,
+        subscription_status=row.subscription_status,
+        subscription_plan=row.subscription_plan,
+        subscription_version=row.subscription_version,
+        now=row.now,
+    )
     plan = TenantPlan(
         tenant_id=tenant_id,
-        plan=row.plan,
-        version=row.plan_version,
-        status=str(row.status.value),
-        limits=plan_limits(row.plan, row.plan_version, row.limit_overrides),
+        plan=access.plan,
+        version=access.version,
+        status=access.status,
+        limits=plan_limits(access.plan, access.version, row.limit_overrides),
+        read_only=access.read_only,
     )
     session.info[_PLAN_CACHE_KEY] = plan
     return plan
@@ -171,7 +198,7 @@ def _actual_counts(tenant_id: int) -> Any:
     revoked): an invitation holds its seat from the moment it is sent, so that accepting
     it can never pass the cap, until it is accepted (the membership takes the seat over),
     revoked, or retired by the sweep of expired invitations. Deactivated members hold no
-    seat. Custom fields are 0 until their table exists.
+    seat. Custom fields are the definitions of every entity together.
     """
     return select(
         select(func.count()).select_from(Contact).scalar_subquery().label("contacts"),
@@ -190,7 +217,10 @@ def _actual_counts(tenant_id: int) -> Any:
             .scalar_subquery()
         ).label("seats"),
         select(func.count()).select_from(Pipeline).scalar_subquery().label("pipelines"),
-        literal(0).label("custom_fields"),
+        select(func.count())
+        .select_from(CustomFieldDefinition)
+        .scalar_subquery()
+        .label("custom_fields"),
     )
 
 

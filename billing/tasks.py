@@ -1,14 +1,26 @@
-"""Background billing work: the nightly reconciliation of usage counters."""
+"""Background billing work: the nightly reconciliation of usage counters, and the
+processing of Stripe webhook events."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import stripe
+from celery import Task
 
 from app.database import db
 from app.tasks import FlaskTask, celery_app
+from billing import subscriptions
 from billing.limits import reconcile_all
+from billing.stripe_gateway import gateway
+
+log = logging.getLogger(__name__)
 
 RECONCILE_TASK = "billing.reconcile_usage"
+PROCESS_EVENT_TASK = "billing.process_stripe_event"
+# Retries of an event whose subscription could not be read (Stripe down, rate limit).
+MAX_RETRIES = 6
 
 
 @celery_app.task(base=FlaskTask, name=RECONCILE_TASK)
@@ -24,3 +36,27 @@ def reconcile_usage() -> dict[str, Any]:
         },
         "failed": {str(tenant_id): error for tenant_id, error in report.failed.items()},
     }
+
+
+@celery_app.task(base=FlaskTask, name=PROCESS_EVENT_TASK, bind=True, max_retries=MAX_RETRIES)
+def process_stripe_event(self: Task, event_id: str, event_type: str, refs: dict[str, Any]) -> None:
+    """Apply a stored Stripe event (``billing.subscriptions.process_event``). Platform
+    data only (public schema), so no tenant is bound. When Stripe can not be read, the
+    error is noted on the event and the task retries with backoff (through a broker;
+    run eagerly, the event stays unprocessed with its error, for Stripe's own
+    redelivery or an operator)."""
+    session = db.session
+    try:
+        subscriptions.process_event(
+            session, gateway(), event_id, event_type, subscriptions.EventRefs(**refs)
+        )
+    except stripe.StripeError as exc:
+        log.warning("stripe event %s: reading the subscription failed: %s", event_id, exc)
+        subscriptions.record_failure(session, event_id, f"{type(exc).__name__}: {exc}")
+        if not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+    except Exception as exc:
+        log.exception("stripe event %s could not be processed", event_id)
+        subscriptions.record_failure(session, event_id, f"{type(exc).__name__}: {exc}")
+        if not self.request.is_eager:
+            raise

@@ -15,6 +15,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,41 @@ class FleetStatus:
     def ok(self) -> bool:
         """Everything at head and nothing failed."""
         return self.public_version == self.public_head and self.behind == 0 and self.failed == 0
+
+
+# pg_advisory_lock key held by `crm db upgrade` for its whole run ("crmupgr" in ASCII).
+UPGRADE_LOCK_KEY = 0x63726D7570677200
+
+
+class UpgradeInProgress(RuntimeError):
+    """Another `crm db upgrade` holds the fleet upgrade lock."""
+
+
+@contextmanager
+def upgrade_lock(engine: Engine, *, wait: bool = True) -> Iterator[None]:
+    """Hold the fleet-wide upgrade lock for the duration of the block.
+
+    Two upgrades at once (a re-run deploy Job beside the first, an operator beside the
+    chart) would both read "t0004" for a tenant and both apply the next revision: one
+    would fail half-way through on DDL it did not expect. A session-level advisory lock
+    on a connection of its own serialises whole runs; the second run then finds the
+    work done and has nothing to do. With ``wait=False`` a busy lock raises
+    :class:`UpgradeInProgress` instead of waiting. The lock ends with the connection,
+    so a killed process never leaves it behind.
+    """
+    with engine.connect() as conn:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
+        elif not conn.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": UPGRADE_LOCK_KEY}
+        ).scalar_one():
+            raise UpgradeInProgress("another `crm db upgrade` is running")
+        conn.commit()  # no transaction stays open (and holds a snapshot) while we work
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK_KEY})
+            conn.commit()
 
 
 def upgrade_public(engine: Engine) -> None:

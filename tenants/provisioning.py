@@ -75,6 +75,7 @@ def tenant_ddl() -> str:
     """Every CREATE TABLE / CREATE INDEX of the tenant metadata, plus Alembic's version
     table, as one script (unqualified names: they land in the bound schema)."""
     import app.models  # noqa: F401  (completes TenantBase.metadata)
+    from app.timeline.models import TIMELINE_DDL
 
     dialect = postgresql.dialect()  # compiles without a connection
     statements: list[str] = []
@@ -82,6 +83,7 @@ def tenant_ddl() -> str:
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
         for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
             statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+    statements.extend(TIMELINE_DDL)  # functions and triggers: not part of the metadata
     # Same shape as Alembic's own version table, so stamped and replayed schemas match.
     statements.append(
         f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "

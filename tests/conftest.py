@@ -72,8 +72,26 @@ def database_url(server_uri: str, worker_id: str) -> Iterator[str]:
         yield url
 
 
+# Apps made by make_app during the running test: their engines' pooled connections are
+# closed when it ends. Left to the garbage collector, an app's pool would be collected at
+# some arbitrary later point, and psycopg's "deleted while still open" warning would fail
+# whichever unrelated test happened to be running then.
+_apps_made: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps_made_by_the_test() -> Iterator[None]:
+    before = len(_apps_made)
+    yield
+    while len(_apps_made) > before:
+        made = _apps_made.pop()
+        with made.app_context():
+            db.engine.dispose()
+
+
 def make_app(database_url: str, **overrides: Any) -> Flask:
-    """An app wired to the test database (eager Celery unless a broker is given)."""
+    """An app wired to the test database (eager Celery unless a broker is given); its
+    connections are closed at the end of the test that made it."""
     config = {
         "TESTING": True,
         "DATABASE_URL": database_url,
@@ -85,7 +103,9 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "SEED_DEMO": False,
     }
     config.update(overrides)
-    return create_app(config)
+    made = create_app(config)
+    _apps_made.append(made)
+    return made
 
 
 @pytest.fixture

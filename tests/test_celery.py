@@ -8,7 +8,6 @@ task body reads anything.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,12 @@ from sqlalchemy import event, update
 
 from app.contacts.tasks import count_contacts
 from app.database import db
-from app.tasks import celery_app, init_celery
+from app.tasks import celery_app
 from tenants.celery import HEADER
 from tenants.context import NoTenantBound, current_tenant, tenant_context
 from tenants.models import Tenant, TenantStatus
-from tests.conftest import TenantFixture, make_app
-from tests.support.worker import (
-    forget_queue,
-    start_worker,
-    stop_worker,
-    wait_until_ready,
-    worker_env,
-)
+from tests.conftest import TenantFixture
+from tests.support.worker import real_worker
 
 RESULT_SECONDS = 60
 
@@ -173,53 +166,50 @@ def test_a_real_worker_binds_each_message_to_its_own_tenant(
     tmp_path: Path,
 ) -> None:
     a, b = tenants_with_contacts
-    # A queue of our own: parallel test runs on one Redis never take each other's tasks.
-    queue = f"crm-test-{uuid.uuid4().hex[:12]}"
-    log = tmp_path / "worker.log"
-    sender = make_app(
-        database_url,
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        CELERY_TASK_QUEUE=queue,
-    )
     results: list[Any] = []
-    worker = start_worker(worker_env(database_url, redis_url, queue, tmp_path), queue, log)
-    try:
-        wait_until_ready(worker, log, queue)
-        with sender.app_context():
-            assert not celery_app.conf.task_always_eager
-            with tenant_context(a.tenant.ref):
-                sent_a = count_contacts.delay()
-            with tenant_context(b.tenant.ref):
-                sent_b = count_contacts.delay()
-            # A message with no tenant header, as any other producer could send it.
-            headerless = celery_app.send_task(count_contacts.name, queue=queue)
-            # Any producer's message works when it names a live tenant...
-            raw_b = celery_app.send_task(
-                count_contacts.name, queue=queue, headers={HEADER: b.tenant.id}
-            )
-            # ...and fails when the tenant it names is not one.
-            unknown = celery_app.send_task(
-                count_contacts.name, queue=queue, headers={HEADER: 987654321}
-            )
-            results = [sent_a, sent_b, headerless, raw_b, unknown]
+    # A queue of our own: parallel test runs on one Redis never take each other's tasks.
+    with real_worker(app, database_url, redis_url, tmp_path) as run:
+        sender, queue, worker = run.sender, run.queue, run.worker
+        try:
+            with sender.app_context():
+                assert not celery_app.conf.task_always_eager
+                with tenant_context(a.tenant.ref):
+                    sent_a = count_contacts.delay()
+                with tenant_context(b.tenant.ref):
+                    sent_b = count_contacts.delay()
+                # A message with no tenant header, as any other producer could send it.
+                headerless = celery_app.send_task(count_contacts.name, queue=queue)
+                # Any producer's message works when it names a live tenant...
+                raw_b = celery_app.send_task(
+                    count_contacts.name, queue=queue, headers={HEADER: b.tenant.id}
+                )
+                # ...and fails when the tenant it names is not one.
+                unknown = celery_app.send_task(
+                    count_contacts.name, queue=queue, headers={HEADER: 987654321}
+                )
+                results = [sent_a, sent_b, headerless, raw_b, unknown]
 
-            assert sent_a.get(timeout=RESULT_SECONDS) == {"tenant_id": a.tenant.id, "contacts": 3}
-            assert sent_b.get(timeout=RESULT_SECONDS) == {"tenant_id": b.tenant.id, "contacts": 1}
-            assert raw_b.get(timeout=RESULT_SECONDS) == {"tenant_id": b.tenant.id, "contacts": 1}
-            for refused in (headerless, unknown):
-                refused.get(timeout=RESULT_SECONDS, propagate=False)
-                assert refused.state == "FAILURE"
-                assert isinstance(refused.result, NoTenantBound), repr(refused.result)
-                # Raised by the header check, before the task body could read anything.
-                assert HEADER in str(refused.result)
-    finally:
-        stop_worker(worker)
-        with sender.app_context():
-            for result in results:
-                result.forget()
-        forget_queue(redis_url, queue)
-        # Give the process its eager Celery back for the tests that follow.
-        init_celery(app)
+                assert sent_a.get(timeout=RESULT_SECONDS) == {
+                    "tenant_id": a.tenant.id,
+                    "contacts": 3,
+                }
+                assert sent_b.get(timeout=RESULT_SECONDS) == {
+                    "tenant_id": b.tenant.id,
+                    "contacts": 1,
+                }
+                assert raw_b.get(timeout=RESULT_SECONDS) == {
+                    "tenant_id": b.tenant.id,
+                    "contacts": 1,
+                }
+                for refused in (headerless, unknown):
+                    refused.get(timeout=RESULT_SECONDS, propagate=False)
+                    assert refused.state == "FAILURE"
+                    assert isinstance(refused.result, NoTenantBound), repr(refused.result)
+                    # Raised by the header check, before the task body could read anything.
+                    assert HEADER in str(refused.result)
+        finally:
+            with sender.app_context():
+                for result in results:
+                    result.forget()
     assert celery_app.conf.task_always_eager
     assert worker.returncode is not None

@@ -134,6 +134,36 @@ def test_db_upgrade_is_idempotent_and_status_is_clean_at_head(cli_app: Flask) ->
     assert head_revision(TENANT) in out
 
 
+def test_one_upgrade_at_a_time(cli_app: Flask) -> None:
+    """While one upgrade holds the fleet lock, a second fails at once with --no-wait and
+    otherwise waits for it (then finds nothing to do)."""
+    import threading
+
+    from tenants.fleet import upgrade_lock
+
+    with cli_app.app_context():
+        engine = db.engine
+    with upgrade_lock(engine):
+        result = invoke(cli_app, "db", "upgrade", "--no-wait")
+        assert result.exit_code == 1
+        assert "Another `crm db upgrade` is running" in assert_clean_failure(result)
+
+        finished = threading.Event()
+        outcome: list[Result] = []
+
+        def second_upgrade() -> None:
+            outcome.append(invoke(cli_app, "db", "upgrade"))
+            finished.set()
+
+        waiter = threading.Thread(target=second_upgrade)
+        waiter.start()
+        # Still waiting for the lock after a generous pause: it did not run beside us.
+        assert not finished.wait(1.5)
+    waiter.join(timeout=60)
+    assert finished.is_set()
+    assert "tenants: all at head" in assert_ok(outcome[0])
+
+
 def test_db_status_fails_while_a_tenant_is_behind_or_failed(cli_app: Flask) -> None:
     slug, _ = create_workspace(cli_app, "lag")
     tenant = tenant_by_slug(cli_app, slug)

@@ -14,6 +14,7 @@ means "refused", not "the probe was malformed".
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -58,6 +59,16 @@ SIGNUP_TOKEN = {"token": "signup_token"}
 OUTBOX_MESSAGE = {"message_id": "outbox_message"}
 RESET_TOKEN = {"token": "reset_token"}
 EMAIL_TOKEN = {"token": "email_change_token"}
+SEGMENT = {"segment_id": "segment"}
+BULK_EDIT = {"bulk_edit_id": "bulk_edit"}
+COMMENT = {"comment_id": "comment"}
+NOTIFICATION = {"notification_id": "notification"}
+IMPORT = {"import_id": "import"}
+EXPORT = {"export_id": "export"}
+CUSTOM_FIELD = {"field_id": "custom_field"}
+PIPELINE = {"pipeline_id": "pipeline"}
+STAGE = {"pipeline_id": "pipeline", "stage_id": "stage"}
+LOSS_REASON = {"reason_id": "loss_reason"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,9 @@ class Probe:
     ids: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     json: Mapping[str, Any] | None = None
+    # JSON fields that name an object (field -> kind, see ``OBJECTS``), e.g. the record
+    # merged into the one in the URL.
+    json_ids: Mapping[str, str] = field(default_factory=dict)
     form: Mapping[str, str] | None = None
     public: bool = False  # answers without signing in
     signs_out: bool = False  # ends the session (its normal answer is the sign-in page)
@@ -138,6 +152,100 @@ _API: dict[str, Probe] = {
     "contact_timeline": Probe(ok={"GET": 200}, ids=CONTACT, query={"limit": "200"}),
     "company_timeline": Probe(ok={"GET": 200}, ids=COMPANY, query={"limit": "200"}),
     "deal_timeline": Probe(ok={"GET": 200}, ids=DEAL, query={"limit": "200"}),
+    # Lists: saved segments (names are unique per member: a repeated create is refused
+    # as "name taken") and bulk edits over a filter naming A's marker (so that B's and
+    # C's edits find none of their own records, and A's are never reached).
+    "list_segments": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "create_segment": Probe(
+        ok={"POST": (201, 400)},
+        json={"entity": "contact", "name": WRITE_NAME, "filters": {"q": SECRET_PREFIX}},
+    ),
+    "get_segment": Probe(ok={"GET": 200}, ids=SEGMENT),
+    "update_segment": Probe(ok={"PATCH": 200}, ids=SEGMENT, json={"filters": {"q": WRITE_NAME}}),
+    "delete_segment": Probe(ok={"DELETE": 204}, ids=SEGMENT),
+    "list_segment_items": Probe(ok={"GET": 200}, ids=SEGMENT, query={"limit": "200"}),
+    **{
+        f"bulk_edit_{plural}": Probe(
+            ok={"POST": 200},
+            json={"action": "add_tag", "tag": WRITE_NAME, "filter": {"q": SECRET_PREFIX}},
+        )
+        for plural in ("contacts", "companies", "deals")
+    },
+    "get_bulk_edit": Probe(ok={"GET": 200}, ids=BULK_EDIT),
+    # Pipelines and stages. Names are unique per workspace: the first create makes the
+    # pipeline, later ones are refused as "name taken". A reorder names ids and a version
+    # that differ per workspace: its normal answer is the stale-version conflict.
+    "list_pipelines": Probe(ok={"GET": 200}),
+    "create_pipeline": Probe(ok={"POST": (201, 400)}, json={"name": WRITE_NAME}),
+    "get_pipeline": Probe(ok={"GET": 200}, ids=PIPELINE),
+    "update_pipeline": Probe(ok={"PATCH": 200}, ids=PIPELINE, json={"is_default": True}),
+    "delete_pipeline": Probe(ok={"DELETE": 204}, ids=PIPELINE),
+    "add_stage": Probe(ok={"POST": 201}, ids=PIPELINE, json={"name": WRITE_NAME}),
+    "update_stage": Probe(ok={"PATCH": 200}, ids=STAGE, json={"name": WRITE_NAME}),
+    "delete_stage": Probe(ok={"DELETE": 200}, ids=STAGE),
+    "reorder_stages": Probe(
+        ok={"POST": 409}, ids=PIPELINE, json={"stage_ids": [1, 2, 3], "version": 999999}
+    ),
+    # Board (stage history and loss reasons). Names are unique per workspace: a repeated
+    # create is refused as "name taken".
+    "list_loss_reasons": Probe(ok={"GET": 200}),
+    "create_loss_reason": Probe(ok={"POST": (201, 400)}, json={"name": WRITE_NAME}),
+    "get_loss_reason": Probe(ok={"GET": 200}, ids=LOSS_REASON),
+    "update_loss_reason": Probe(ok={"PATCH": 200}, ids=LOSS_REASON, json={"active": False}),
+    "delete_loss_reason": Probe(ok={"DELETE": 204}, ids=LOSS_REASON),
+    # Custom fields. The probe names no key: each create gets a fresh one from its label.
+    "list_custom_fields": Probe(ok={"GET": 200}, query={"entity": "contact"}),
+    "create_custom_field": Probe(
+        ok={"POST": 201}, json={"entity": "deal", "label": WRITE_NAME, "type": "text"}
+    ),
+    "get_custom_field": Probe(ok={"GET": 200}, ids=CUSTOM_FIELD),
+    "update_custom_field": Probe(ok={"PATCH": 200}, ids=CUSTOM_FIELD, json={"label": WRITE_NAME}),
+    "delete_custom_field": Probe(ok={"DELETE": 204}, ids=CUSTOM_FIELD),
+    # Exports: a filtered list queued as a job (run in-process: no broker in tests).
+    "create_export": Probe(
+        ok={"POST": 202},
+        json={"entity": "contact", "format": "csv", "filter": {"q": SECRET_PREFIX}},
+    ),
+    "list_exports": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "get_export": Probe(ok={"GET": 200}, ids=EXPORT),
+    "download_export": Probe(ok={"GET": 200}, ids=EXPORT),
+    # Imports. The upload probe has no file to send (probes post JSON or a plain form):
+    # its normal answer is 415; the "import" objects are uploaded by _new_import.
+    "list_imports": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "create_import": Probe(ok={"POST": 415}, form={"entity": "contact"}),
+    "get_import": Probe(ok={"GET": 200}, ids=IMPORT),
+    "preview_import": Probe(ok={"GET": 200}, ids=IMPORT),
+    "start_import": Probe(ok={"POST": 202}, ids=IMPORT, json={"dedup_policy": "skip"}),
+    "import_failed_rows": Probe(ok={"GET": 200}, ids=IMPORT),
+    "cancel_import": Probe(ok={"DELETE": 200}, ids=IMPORT),
+    # Duplicates: the finder lists, and merging the "other_*" record into the one in the
+    # URL (the body names it).
+    "contact_duplicates": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "company_duplicates": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "merge_contact": Probe(
+        ok={"POST": 200}, ids=CONTACT, json={}, json_ids={"other_id": "other_contact"}
+    ),
+    "merge_company": Probe(
+        ok={"POST": 200}, ids=COMPANY, json={}, json_ids={"other_id": "other_company"}
+    ),
+    # Comments and notifications (collaboration): a card's comments, one comment, the
+    # mention search (A's members carry the marker in their addresses), one's own
+    # notifications.
+    "list_contact_comments": Probe(ok={"GET": 200}, ids=CONTACT, query={"limit": "200"}),
+    "create_contact_comment": Probe(ok={"POST": 201}, ids=CONTACT, json={"body": WRITE_NAME}),
+    "list_company_comments": Probe(ok={"GET": 200}, ids=COMPANY, query={"limit": "200"}),
+    "create_company_comment": Probe(ok={"POST": 201}, ids=COMPANY, json={"body": WRITE_NAME}),
+    "list_deal_comments": Probe(ok={"GET": 200}, ids=DEAL, query={"limit": "200"}),
+    "create_deal_comment": Probe(ok={"POST": 201}, ids=DEAL, json={"body": WRITE_NAME}),
+    "get_comment": Probe(ok={"GET": 200}, ids=COMMENT),
+    "update_comment": Probe(ok={"PATCH": 200}, ids=COMMENT, json={"body": WRITE_NAME}),
+    "delete_comment": Probe(ok={"DELETE": 204}, ids=COMMENT),
+    "list_members": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "20"}),
+    "list_notifications": Probe(ok={"GET": 200}, query={"limit": "200"}),
+    "read_notification": Probe(ok={"POST": 200}, ids=NOTIFICATION),
+    "read_all_notifications": Probe(ok={"POST": 200}),
+    # Search: one box over contacts, companies and deals (A's records carry the marker).
+    "search": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "50"}),
     "openapi_json": Probe(ok={"GET": 200}, public=True),
     "docs": Probe(ok={"GET": 200}, public=True),
 }
@@ -209,6 +317,59 @@ REGISTRY: dict[str, Probe] = {
     "deals.deal_move": Probe(ok={"POST": 200}, ids=DEAL, form={"stage_id": ""}),
     "deals.deal_delete_confirm": Probe(ok={"GET": 200}, ids=DEAL),
     "deals.deal_delete": Probe(ok={"POST": 302}, ids=DEAL, form={}),
+    # Pipeline settings pages (the owner may edit pipelines). Names are unique per
+    # workspace, so a repeated create or rename is answered with the field error; moves
+    # name a version that differs per workspace and are answered with a redirect back.
+    "pipelines.pipeline_list": Probe(ok={"GET": 200}),
+    "pipelines.pipeline_new": Probe(ok={"GET": 200, "POST": (200, 302)}, form={"name": WRITE_NAME}),
+    "pipelines.pipeline_settings": Probe(ok={"GET": 200}, ids=PIPELINE),
+    "pipelines.pipeline_rename": Probe(
+        ok={"POST": (302, 400)}, ids=PIPELINE, form={"name": WRITE_NAME}
+    ),
+    "pipelines.pipeline_make_default": Probe(ok={"POST": 302}, ids=PIPELINE, form={}),
+    "pipelines.pipeline_delete": Probe(ok={"GET": 200, "POST": 302}, ids=PIPELINE, form={}),
+    "pipelines.stage_add": Probe(
+        ok={"POST": 302},
+        ids=PIPELINE,
+        form={"new-name": WRITE_NAME, "new-kind": "open", "new-color": "blue"},
+    ),
+    "pipelines.stage_update": Probe(
+        ok={"POST": 302},
+        ids=STAGE,
+        form={"stage-name": WRITE_NAME, "stage-kind": "open", "stage-color": "gray"},
+    ),
+    "pipelines.stage_move": Probe(
+        ok={"POST": 302}, ids=STAGE, form={"direction": "up", "version": "1"}
+    ),
+    "pipelines.stage_delete": Probe(ok={"GET": 200, "POST": 302}, ids=STAGE, form={}),
+    # Board: the kanban pages, moving a card (an empty stage is the form's error page) and
+    # the loss reasons settings (a repeated name is answered with the field error).
+    "board.deals_board": Probe(ok={"GET": 200}),
+    "board.pipeline_board": Probe(ok={"GET": 200}, ids=PIPELINE),
+    "board.board_column": Probe(ok={"GET": 200}, ids=STAGE),
+    "board.board_move": Probe(ok={"POST": 400}, ids=DEAL, form={"stage_id": ""}),
+    "board.loss_reason_list": Probe(
+        ok={"GET": 200, "POST": (302, 400)}, form={"new-name": WRITE_NAME, "new-active": "y"}
+    ),
+    "board.loss_reason_update": Probe(
+        ok={"POST": (302, 400)}, ids=LOSS_REASON, form={"reason-name": WRITE_NAME}
+    ),
+    "board.loss_reason_move": Probe(ok={"POST": 302}, ids=LOSS_REASON, form={"direction": "up"}),
+    "board.loss_reason_delete": Probe(ok={"POST": 302}, ids=LOSS_REASON, form={}),
+    # Custom field settings (the new field gets a fresh key made from its label).
+    "custom_fields.field_list": Probe(ok={"GET": 200}, query={"entity": "company"}),
+    "custom_fields.field_new": Probe(
+        ok={"GET": 200, "POST": 302},
+        form={"entity": "deal", "label": WRITE_NAME, "type": "text"},
+    ),
+    "custom_fields.field_edit": Probe(
+        ok={"GET": 200, "POST": 302}, ids=CUSTOM_FIELD, form={"label": WRITE_NAME}
+    ),
+    "custom_fields.field_move": Probe(ok={"POST": 302}, ids=CUSTOM_FIELD, form={"direction": "up"}),
+    "custom_fields.field_delete_confirm": Probe(ok={"GET": 200}, ids=CUSTOM_FIELD),
+    "custom_fields.field_delete": Probe(ok={"POST": 302}, ids=CUSTOM_FIELD, form={}),
+    # Search: the results page of the navigation's search box.
+    "search.results": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX}),
     # Activity pages; the objects are tasks (so that done and reopen apply).
     "activities.my_tasks": Probe(ok={"GET": 200}),
     "activities.activity_new": Probe(
@@ -279,6 +440,86 @@ REGISTRY: dict[str, Probe] = {
         form={"name": WRITE_NAME, "password": "{password}", "confirm": "{password}"},
         public=True,
     ),
+    # Exports: the page, a small CSV streamed back at once, a job's status and file.
+    "exports.exports_page": Probe(ok={"GET": 200}),
+    "exports.export_start": Probe(
+        ok={"POST": 200},
+        form={"entity": "contact", "format": "csv", "filters": f"q={SECRET_PREFIX}"},
+    ),
+    "exports.export_status": Probe(ok={"GET": 200}, ids=EXPORT),
+    "exports.export_download": Probe(ok={"GET": 200}, ids=EXPORT),
+    # Lists: segments saved from a filter naming A's marker, renamed, deleted; a bulk
+    # edit of every record matching it (confirmed), and a bulk edit's progress.
+    "lists.segment_save": Probe(
+        ok={"POST": 302},
+        form={"entity": "contact", "filters": f"q={SECRET_PREFIX}", "name": WRITE_NAME},
+    ),
+    "lists.segment_edit": Probe(ok={"POST": 302}, ids=SEGMENT, form={"name": WRITE_NAME}),
+    "lists.segment_delete": Probe(ok={"POST": 302}, ids=SEGMENT, form={}),
+    "lists.bulk_edit": Probe(
+        ok={"POST": 302},
+        form={
+            "entity": "contact",
+            "action": "add_tag",
+            "tag": WRITE_NAME,
+            "all_matching": "y",
+            "filters": f"q={SECRET_PREFIX}",
+            "confirmed": "1",
+        },
+    ),
+    "lists.bulk_progress": Probe(ok={"GET": 200}, ids=BULK_EDIT),
+    "lists.bulk_status": Probe(ok={"GET": 200}, ids=BULK_EDIT),
+    # Imports: an upload without a file is answered with the field error; starting from
+    # the mapping page runs the job in-process (no broker in tests).
+    "imports.import_list": Probe(ok={"GET": 200}),
+    "imports.import_new": Probe(ok={"GET": 200, "POST": 200}, form={"entity": "contact"}),
+    "imports.import_map": Probe(
+        ok={"GET": 200, "POST": 302},
+        ids=IMPORT,
+        form={"dedup_policy": "skip", "action": "start", "match_on_sent": "1", "match_on": "email"},
+    ),
+    "imports.import_detail": Probe(ok={"GET": 200}, ids=IMPORT),
+    "imports.import_status": Probe(ok={"GET": 200}, ids=IMPORT),
+    "imports.import_cancel": Probe(ok={"POST": 302}, ids=IMPORT, form={}),
+    "imports.import_problems": Probe(ok={"GET": 200}, ids=IMPORT),
+    # Duplicates pages: the lists, and the merge page of a record and an "other_*" one.
+    "duplicates.contact_duplicates": Probe(ok={"GET": 200}),
+    "duplicates.company_duplicates": Probe(ok={"GET": 200}),
+    "duplicates.contact_merge": Probe(
+        ok={"GET": 200, "POST": 302},
+        ids={"contact_id": "contact", "other_id": "other_contact"},
+        form={},
+    ),
+    "duplicates.company_merge": Probe(
+        ok={"GET": 200, "POST": 302},
+        ids={"company_id": "company", "other_id": "other_company"},
+        form={},
+    ),
+    # Comments on cards and one's notifications (collaboration).
+    "comments.contact_comment": Probe(
+        ok={"GET": 200, "POST": 302}, ids=CONTACT, form={"body": WRITE_NAME}
+    ),
+    "comments.company_comment": Probe(
+        ok={"GET": 200, "POST": 302}, ids=COMPANY, form={"body": WRITE_NAME}
+    ),
+    "comments.deal_comment": Probe(
+        ok={"GET": 200, "POST": 302}, ids=DEAL, form={"body": WRITE_NAME}
+    ),
+    "comments.comment_edit": Probe(
+        ok={"GET": 200, "POST": 302}, ids=COMMENT, form={"body": WRITE_NAME}
+    ),
+    "comments.comment_delete_confirm": Probe(ok={"GET": 200}, ids=COMMENT),
+    "comments.comment_delete": Probe(ok={"POST": 302}, ids=COMMENT, form={}),
+    "notifications.notification_list": Probe(ok={"GET": 200}),
+    "notifications.notification_open": Probe(ok={"POST": 302}, ids=NOTIFICATION, form={}),
+    "notifications.notification_read": Probe(ok={"POST": 302}, ids=NOTIFICATION, form={}),
+    "notifications.notification_read_all": Probe(ok={"POST": 302}, form={}),
+    # Billing (Stripe subscriptions, the usage page). The test app bills manually, so
+    # Checkout and the Portal do not exist (404); the webhook refuses anything unsigned.
+    "billing.settings": Probe(ok={"GET": 200}, query={"preview": "free"}),
+    "billing.checkout": Probe(ok={"POST": 404}, form={"plan": "pro", "interval": "month"}),
+    "billing.portal": Probe(ok={"POST": 404}, form={}),
+    "stripe_webhook.stripe_webhook": Probe(ok={"POST": 400}, form={}, public=True),
     # The REST API, on workspace hosts ("api") and, for tokens, on the apex ("api_apex").
     **{f"{bp}.{name}": probe for bp in ("api", "api_apex") for name, probe in _API.items()},
 }
@@ -334,6 +575,7 @@ class World:
     a_deals: list[dict[str, Any]] = field(default_factory=list)
     a_companies: list[dict[str, Any]] = field(default_factory=list)
     a_activities: list[dict[str, Any]] = field(default_factory=list)
+    a_collaboration: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
 
 def wsgi_host(host: str) -> str:
@@ -519,6 +761,56 @@ def _account_token(
             db.session.remove()
 
 
+def _new_pipeline(world: World, party: Party, name: str) -> int:
+    """A pipeline named after ``name`` (with the default stages)."""
+    response = _api(world, party, "POST", "/api/v1/pipelines", json={"name": name[:100]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    pipeline_id: int = response.get_json()["id"]
+    return pipeline_id
+
+
+def _new_stage(world: World, party: Party, name: str) -> int:
+    """An open stage named after ``name`` in the party's newest pipeline, so that the
+    stage routes get a stage of the pipeline the "pipeline" maker just made."""
+    pipelines = _api(world, party, "GET", "/api/v1/pipelines").get_json()["items"]
+    newest = max(p["id"] for p in pipelines)
+    response = _api(
+        world, party, "POST", f"/api/v1/pipelines/{newest}/stages", json={"name": name[:100]}
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    stage_id: int = next(s["id"] for s in response.get_json()["stages"] if s["name"] == name[:100])
+    return stage_id
+
+
+def _new_loss_reason(world: World, party: Party, name: str) -> int:
+    """A loss reason named after ``name`` (names are unique per workspace)."""
+    response = _api(world, party, "POST", "/api/v1/loss-reasons", json={"name": name[:200]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    reason_id: int = response.get_json()["id"]
+    return reason_id
+
+
+def _new_custom_field(world: World, party: Party, name: str) -> int:
+    """An optional text field labelled after ``name``, of contacts, companies or deals
+    at random (so that no record form of the control workspace grows too long)."""
+    entity = ("contact", "company", "deal")[uuid.uuid4().int % 3]
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/custom-fields",
+        json={
+            "entity": entity,
+            "key": f"f_{uuid.uuid4().hex[:12]}",
+            "label": name[:100],
+            "type": "text",
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    field_id: int = response.get_json()["id"]
+    return field_id
+
+
 def _new_reset_token(world: World, party: Party, name: str) -> str:
     return _account_token(world, party, AccountTokenPurpose.RESET_PASSWORD, {})
 
@@ -526,6 +818,100 @@ def _new_reset_token(world: World, party: Party, name: str) -> str:
 def _new_email_change_token(world: World, party: Party, name: str) -> str:
     """An email-change link to the owner's own address: following it changes nothing."""
     return _account_token(world, party, AccountTokenPurpose.CHANGE_EMAIL, {"email": party.email})
+
+
+def _new_export(world: World, party: Party, name: str) -> int:
+    """An export of every contact of the party (its file holds their names), finished:
+    with no broker the job runs inside the request."""
+    response = _api(
+        world, party, "POST", "/api/v1/exports", json={"entity": "contact", "format": "csv"}
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["status"] == "done", body
+    export_id: int = body["id"]
+    return export_id
+
+
+def _new_import(world: World, party: Party, name: str) -> int:
+    """An uploaded (not started) import of one contact named after ``name``."""
+    rows = f"First name,Last name,Email\n{name}-first,{name}-last,{name.lower()}@imp.example\n"
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/imports",
+        data={"entity": "contact", "file": (io.BytesIO(rows.encode()), f"{name}.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    import_id: int = response.get_json()["id"]
+    return import_id
+
+
+def _new_comment(world: World, party: Party, name: str) -> int:
+    """A comment naming ``name`` on a contact of its own (probes make only the kinds
+    they name, so the workspace may hold no contact yet)."""
+    contact_id = _new_contact(world, party, name)
+    response = _api(
+        world,
+        party,
+        "POST",
+        f"/api/v1/contacts/{contact_id}/comments",
+        json={"body": f"comment of {name}"},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    comment_id: int = response.get_json()["id"]
+    return comment_id
+
+
+def _new_notification(world: World, party: Party, name: str) -> int:
+    """An unread notification of the party's owner, titled after ``name``."""
+    from app.notifications.services import notify
+
+    with world.app.app_context(), tenant_context(party.tf.tenant.ref):
+        try:
+            notification = notify(
+                db.session,
+                user_id=party.tf.owner_id,
+                kind="mention",
+                title=f"notice of {name}",
+                url="/contacts",
+                data={"excerpt": name},
+            )
+            db.session.commit()
+            return notification.id
+        finally:
+            db.session.remove()
+
+
+def _new_segment(world: World, party: Party, name: str) -> int:
+    """A shared contact segment named after ``name``, filtering by it."""
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/segments",
+        json={"entity": "contact", "name": name[:100], "filters": {"q": name}, "shared": True},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    segment_id: int = response.get_json()["id"]
+    return segment_id
+
+
+def _new_bulk_edit(world: World, party: Party, name: str) -> int:
+    """A finished bulk edit of the party's owner (over a filter matching nothing, so that
+    it changes none of the party's records)."""
+    response = _api(
+        world,
+        party,
+        "POST",
+        "/api/v1/contacts/bulk",
+        json={"action": "add_tag", "tag": "iso", "filter": {"q": f"nothing {name}"}},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    bulk_edit_id: int = response.get_json()["id"]
+    return bulk_edit_id
 
 
 # Makes one object of a kind in a workspace; returns its id (or, for invitation links,
@@ -543,6 +929,24 @@ OBJECTS: dict[str, Callable[[World, Party, str], int | str]] = {
     "outbox_message": _new_outbox_message,
     "reset_token": _new_reset_token,
     "email_change_token": _new_email_change_token,
+    # After "contact": a comment is written on the party's newest contact.
+    "comment": _new_comment,
+    "notification": _new_notification,
+    "custom_field": _new_custom_field,
+    # Pipelines: "stage" must come right after "pipeline" (see _new_stage).
+    "pipeline": _new_pipeline,
+    "stage": _new_stage,
+    # After "contact": the export's file holds A's contacts.
+    "export": _new_export,
+    "import": _new_import,
+    # Duplicates: the second record of a merge (a merge needs two of a kind).
+    "other_contact": _new_contact,
+    "other_company": _new_company,
+    # Lists: a saved segment and a bulk edit.
+    "segment": _new_segment,
+    "bulk_edit": _new_bulk_edit,
+    # Board: an entry of the loss reasons list.
+    "loss_reason": _new_loss_reason,
 }
 
 
@@ -589,6 +993,29 @@ def a_companies(world: World) -> list[dict[str, Any]]:
     return sorted(response.get_json()["items"], key=lambda row: row["id"])
 
 
+def a_collaboration(world: World) -> dict[str, list[tuple[Any, ...]]]:
+    """A's comments and notifications as stored (text, edits, read marks)."""
+    from app.comments.models import Comment
+    from app.notifications.models import Notification
+
+    with world.app.app_context(), tenant_context(world.a.tf.tenant.ref):
+        try:
+            comments = db.session.execute(
+                db.select(Comment.id, Comment.body, Comment.edited_at).order_by(Comment.id)
+            )
+            notifications = db.session.execute(
+                db.select(Notification.id, Notification.title, Notification.read_at).order_by(
+                    Notification.id
+                )
+            )
+            return {
+                "comments": [tuple(row) for row in comments],
+                "notifications": [tuple(row) for row in notifications],
+            }
+        finally:
+            db.session.remove()
+
+
 def assert_a_untouched(world: World) -> None:
     """A's rows: same count, same names, same everything (contacts, deals, members,
     invitations)."""
@@ -597,6 +1024,7 @@ def assert_a_untouched(world: World) -> None:
     assert a_companies(world) == world.a_companies, "A's companies changed"
     assert a_activities(world) == world.a_activities, "A's activities changed"
     assert a_team(world) == world.a_team, "A's members or invitations changed"
+    assert a_collaboration(world) == world.a_collaboration, "A's comments or notices changed"
 
 
 def _offset_identities(app: Flask, tf: TenantFixture, start: int) -> None:
@@ -656,12 +1084,15 @@ def world(app: Flask) -> World:
     w.a_team = a_team(w)
     w.a_deals = a_deals(w)
     w.a_companies = a_companies(w)
-    assert len(w.a_companies) == 3 and all(w.marker in row["name"] for row in w.a_companies)
+    # Three of each kind: "company" and "other_company" (likewise for contacts).
+    assert len(w.a_companies) == 6 and all(w.marker in row["name"] for row in w.a_companies)
     w.a_activities = a_activities(w)
+    w.a_collaboration = a_collaboration(w)
+    assert [len(rows) for rows in w.a_collaboration.values()] == [3, 3]
     assert len(w.a_activities) == 3 and all(w.marker in a["subject"] for a in w.a_activities)
     assert len(w.a_deals) == 3 and all(w.marker in row["title"] for row in w.a_deals)
     assert len(w.a_team["users"]) == 4 and len(w.a_team["invitations"]) == 6
-    assert len(w.a_rows) == 3
+    assert len(w.a_rows) == 6
     assert all(w.marker in row["first_name"] for row in w.a_rows)
     return w
 
@@ -737,7 +1168,8 @@ def call(
     kwargs: dict[str, Any] = {}
     if method != "GET":
         if probe.json is not None:
-            kwargs["json"] = dict(probe.json)
+            named = {name: ids[kind] for name, kind in probe.json_ids.items()}
+            kwargs["json"] = {**dict(probe.json), **named}
         if probe.form is not None:
             values = {"email": actor.email, "password": PASSWORD, "slug": slug}
             form = {key: value.format(**values) for key, value in probe.form.items()}
@@ -765,9 +1197,12 @@ def describe(actor: Party, cookie: bool, token: bool) -> str:
 
 
 def expect(response: TestResponse, allowed: set[int], what: str) -> None:
+    body = response.get_data(as_text=True)
+    # A form page that refused the post says why in its field errors and flashes.
+    why = re.findall(r'class="(?:field-error|flash[^"]*)"[^>]*>(.*?)</', body, re.S)
     assert response.status_code in allowed, (
         f"{what}: got {response.status_code}, expected one of {sorted(allowed)}: "
-        f"{response.get_data(as_text=True)[:300]}"
+        f"{why or body[:300]}"
     )
 
 
@@ -817,7 +1252,7 @@ def test_every_route_is_registered(app: Flask) -> None:
         assert set(probe.ids) == arguments, (
             f"{endpoint} takes {sorted(arguments)}; REGISTRY maps {sorted(probe.ids)}"
         )
-        unknown = set(probe.ids.values()) - OBJECTS.keys()
+        unknown = {*probe.ids.values(), *probe.json_ids.values()} - OBJECTS.keys()
         assert not unknown, f"{endpoint}: add a maker for {sorted(unknown)} to OBJECTS"
 
 
@@ -833,8 +1268,15 @@ def test_probe_reaches_the_view(world: World, endpoint: str, method: str) -> Non
         "api_apex": [(APEX, False, True)],
         "apex": [(APEX, True, False)],
     }[kind]
+    # Only the kinds this probe names: making every kind for each of hundreds of probes
+    # would also run into per-workspace caps (loss reasons, stages, custom fields).
+    wanted = set(probe.ids.values()) | set(probe.json_ids.values())
     for host, cookie, token in ways:
-        ids = {name: make(world, c, f"GAMMA-{uuid.uuid4().hex}") for name, make in OBJECTS.items()}
+        ids = {
+            name: make(world, c, f"GAMMA-{uuid.uuid4().hex}")
+            for name, make in OBJECTS.items()
+            if name in wanted
+        }
         response = call(
             world,
             endpoint,

@@ -33,6 +33,7 @@ from app.errors import InvalidInput
 from app.identity.models import User
 from app.identity.services import active_membership
 from app.input_rules import MAX_BIGINT, UNSTORABLE
+from app.lists.last_contact import CONTACT_TYPES, refresh_last_contacted
 from app.timeline.services import json_value, record_event
 from tenants.context import require_tenant
 
@@ -453,6 +454,10 @@ def create_activity(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
             if v not in (None, "", [])
         },
     )
+    if kind in CONTACT_TYPES:
+        refresh_last_contacted(
+            session, contact_ids=[activity.contact_id], company_ids=[activity.company_id]
+        )
     session.commit()
     return activity
 
@@ -493,6 +498,7 @@ def update_activity(
     errors.raise_any()
     new = {**given, **links}
     changed = {k: v for k, v in new.items() if getattr(activity, k) != v}
+    linked_before = (activity.contact_id, activity.company_id)
     if "due_at" in changed:
         activity.overdue_notified_at = None
     if "remind_at" in changed:
@@ -510,6 +516,12 @@ def update_activity(
             "updated",
             changes=audit,
             event=_event_data(activity, "updated", fields=sorted(audit)),
+        )
+    if kind in CONTACT_TYPES and {"occurred_at", "contact_id", "company_id"} & set(changed):
+        refresh_last_contacted(
+            session,
+            contact_ids=[linked_before[0], activity.contact_id],
+            company_ids=[linked_before[1], activity.company_id],
         )
     want_done = data.get("done")
     session.commit()
@@ -532,6 +544,11 @@ def delete_activity(session: DbSession, actor: Actor, activity: Activity) -> Non
         changes={"type": [activity.type, None], "subject": [activity.subject, None]},
     )
     session.delete(activity)
+    if activity.type in CONTACT_TYPES:
+        session.flush()  # the recount must not see the deleted activity
+        refresh_last_contacted(
+            session, contact_ids=[activity.contact_id], company_ids=[activity.company_id]
+        )
     session.commit()
 
 

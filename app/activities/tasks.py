@@ -3,7 +3,8 @@
 Per live tenant, one session bound to it: open tasks whose ``remind_at`` has come and
 that were not reminded yet mail their assignee and get ``reminded_at``; open tasks past
 ``due_at`` without an overdue notice mail their assignee, and the task's owner when that
-is someone else, and get ``overdue_notified_at``. The mark and the mail go together: the
+is someone else, notify both in the app (:func:`app.notifications.services.notify`, same
+transaction), and get ``overdue_notified_at``. The mark and the mail go together: the
 mail is queued with :func:`app.mail.services.send_after_commit`, so a failed commit sends
 nothing and a committed one is never sent again (idempotent across runs and overlapping
 beats: rows are claimed with ``FOR UPDATE SKIP LOCKED``). At most :data:`BATCH` tasks per
@@ -31,6 +32,7 @@ from app.database import DbSession, db
 from app.hosts import workspace_url
 from app.identity.models import Membership, User
 from app.mail.services import compose, send_after_commit
+from app.notifications.services import notify, workspace_path
 from app.tasks import FlaskTask, celery_app
 from tenants.context import TenantRef, tenant_context
 from tenants.models import Tenant
@@ -80,6 +82,32 @@ def _mail(template: str, user: User, tenant: Tenant, task: Activity, **extra: An
         )
 
 
+def _overdue_notice(
+    session: DbSession, user: User, task: Activity, *, for_assignee: bool, assignee_name: str | None
+) -> None:
+    """The in-app notification that goes with an overdue mail, in the recipient's language,
+    linking to the task."""
+    with force_locale(user.locale or "en"):
+        subject = task.subject or _("a task")
+        title = (
+            _("Overdue: %(subject)s", subject=subject)
+            if for_assignee
+            else _(
+                "Overdue task you gave %(assignee)s: %(subject)s",
+                assignee=assignee_name or _("a colleague"),
+                subject=subject,
+            )
+        )
+    notify(
+        session,
+        user_id=user.id,
+        kind="task_overdue",
+        title=title,
+        url=workspace_path("activities.activity_edit", activity_id=task.id),
+        data={"activity_id": task.id, "due_at": task.due_at},
+    )
+
+
 def _claim(session: DbSession, *conditions: Any) -> list[Activity]:
     return list(
         session.scalars(
@@ -127,6 +155,13 @@ def notify_tenant(session: DbSession, ref: TenantRef, now: dt.datetime) -> dict[
                         for_assignee=user_id == task.assignee_id,
                         assignee_name=(assignee.name or assignee.email) if assignee else None,
                     ),
+                )
+                _overdue_notice(
+                    session,
+                    user,
+                    task,
+                    for_assignee=user_id == task.assignee_id,
+                    assignee_name=(assignee.name or assignee.email) if assignee else None,
                 )
     session.commit()
     return {"reminded": len(reminders), "overdue": len(overdue)}

@@ -22,6 +22,9 @@ from app.activities.services import (
     MAX_OUTCOME,
     MAX_SUBJECT,
 )
+from app.api.openapi_parts import NEXT_PAGE, list_schema
+from app.api.openapi_parts import error_response as _error
+from app.api.openapi_parts import json_response as _json
 from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
 from app.timeline.models import EVENT_KINDS
 from app.timeline.queries import PAGE_SIZE
@@ -168,39 +171,6 @@ TIMELINE_EVENT: dict[str, Any] = {
 }
 
 
-def _list(ref: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "additionalProperties": False,
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}},
-            "next_cursor": {
-                "type": "string",
-                "nullable": True,
-                "description": "Pass as `cursor` for the next page; null on the last page.",
-            },
-        },
-    }
-
-
-def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -259,9 +229,13 @@ def document(spec: APISpec) -> None:
 
     spec.components.schema("Activity", component=_activity_schema())
     spec.components.schema("ActivityInput", component=ACTIVITY_INPUT)
-    spec.components.schema("ActivityList", component=_list("Activity"))
+    spec.components.schema(
+        "ActivityList", component=list_schema("Activity", cursor_description=NEXT_PAGE)
+    )
     spec.components.schema("TimelineEvent", component=TIMELINE_EVENT)
-    spec.components.schema("Timeline", component=_list("TimelineEvent"))
+    spec.components.schema(
+        "Timeline", component=list_schema("TimelineEvent", cursor_description=NEXT_PAGE)
+    )
     tags = ["activities"]
     body = {
         "required": True,

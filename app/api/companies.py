@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 
 from app.access.policy import record_in_scope
+from app.api import record_lists
 from app.api.pagination import page, paginate, parse_limit, parse_sort
 from app.api.views import (
     CONTACT_SORTS,
@@ -25,22 +26,15 @@ from app.api.views import (
 )
 from app.companies import services as companies
 from app.companies.models import Company
-from app.companies.schemas import CompanyContactsArgs, CompanyListArgs, CompanySchema
+from app.companies.schemas import CompanyContactsArgs, CompanySchema
 from app.contacts import services as contacts
 from app.contacts.models import Contact
 from app.database import db
 from app.errors import ApiError, not_found
 
-COMPANY_SORTS = {
-    "name": (Company.name, "str"),
-    "created_at": (Company.created_at, "datetime"),
-    "updated_at": (Company.updated_at, "datetime"),
-}
-DEFAULT_SORT = "name"
 _company = CompanySchema()
 _company_many = CompanySchema(many=True)
 _company_update = CompanySchema(partial=True)
-_list_args = CompanyListArgs()
 _contacts_args = CompanyContactsArgs()
 
 
@@ -66,20 +60,11 @@ def _fetch_company(company_id: int, action: str = "view") -> Company:
 
 @bp.get("/companies")
 def list_companies() -> Response:
-    """Companies the caller may see; ``q`` searches name and domain, filters narrow."""
+    """Companies the caller may see; ``q`` searches name and domain, filters narrow
+    (app.lists.filters)."""
     _require("companies", "view")
-    args = _load(_list_args, _query_args())
-    limit = parse_limit(args["limit"])
-    sort = parse_sort(args["sort"], COMPANY_SORTS, DEFAULT_SORT)
-    stmt = companies.visible_companies_query(
-        member().actor,
-        args["q"],
-        owner_id=args["owner_id"],
-        industry=args["industry"],
-        tag=args["tag"],
-    )
-    rows = list(db.session.scalars(paginate(stmt, sort, Company.id, args["cursor"], limit)))
-    items, next_cursor = page(rows, sort, limit)
+    args = _query_args()
+    items, next_cursor = record_lists.list_page(db.session, member().actor, "company", args)
     return jsonify({"items": company_payloads(items), "next_cursor": next_cursor})
 
 

@@ -11,8 +11,11 @@ from typing import Any
 
 from apispec import APISpec
 
-from app.api.companies import COMPANY_SORTS, DEFAULT_SORT
-from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
+from app.api import lists_openapi
+from app.api.openapi_parts import NEXT_PAGE, list_schema
+from app.api.openapi_parts import error_response as _error
+from app.api.openapi_parts import json_response as _json
+from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.api.views import CONTACT_SORTS
 from app.companies.schemas import CompanySchema
 from app.tags import MAX_TAG_LENGTH, MAX_TAGS
@@ -23,23 +26,6 @@ TAG: dict[str, Any] = {
 }
 
 _INT64 = ("id", "owner_id")
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
 
 
 def _components(spec: APISpec) -> None:
@@ -62,7 +48,6 @@ def _components(spec: APISpec) -> None:
         for name, prop in company["properties"].items()
         if not prop.get("readOnly")
     }
-    writable["custom_fields"]["maxProperties"] = 0
     company_input = {
         "type": "object",
         "additionalProperties": False,
@@ -74,26 +59,18 @@ def _components(spec: APISpec) -> None:
             "`owner_id` defaults to you; it must be an active member, and roles whose "
             "company scope is not `all` may only name themselves. Tags are trimmed and "
             f"deduplicated ignoring case (at most {MAX_TAGS}, {MAX_TAG_LENGTH} characters "
-            "each). `custom_fields` must be `{}` until custom fields are defined."
+            "each). `custom_fields` holds values by key of the workspace's company fields "
+            "(see /api/v1/custom-fields); a required one must be given on create."
         ),
     }
     spec.components.schemas["Company"] = company
     spec.components.schema("CompanyInput", component=company_input)
     spec.components.schema(
         "CompanyList",
-        component={
-            "type": "object",
-            "required": ["items", "next_cursor"],
-            "additionalProperties": False,
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Company"}},
-                "next_cursor": {
-                    "type": "string",
-                    "nullable": True,
-                    "description": "Pass as `cursor` for the next page; null on the last page.",
-                },
-            },
-        },
+        component=list_schema(
+            "Company",
+            cursor_description=NEXT_PAGE,
+        ),
     )
 
 
@@ -124,35 +101,6 @@ def _paging(sorts: list[str], default: str) -> list[dict[str, Any]]:
                 "maximum": MAX_LIMIT,
                 "default": DEFAULT_LIMIT,
             },
-        },
-    ]
-
-
-def _filters() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": "q",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": 200},
-            "description": "Case-insensitive substring of the name or the domain.",
-        },
-        {
-            "name": "owner_id",
-            "in": "query",
-            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
-            "description": "Only companies owned by this user.",
-        },
-        {
-            "name": "industry",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": 100},
-            "description": "Exact industry, ignoring case.",
-        },
-        {
-            "name": "tag",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": MAX_TAG_LENGTH},
-            "description": "Only companies with this tag, ignoring case.",
         },
     ]
 
@@ -188,7 +136,7 @@ def document(spec: APISpec) -> None:
                 "operationId": "list_companies",
                 "summary": "List companies",
                 "tags": ["companies"],
-                "parameters": [*_filters(), *_paging(sorted(COMPANY_SORTS), DEFAULT_SORT)],
+                "parameters": lists_openapi.list_parameters("company"),
                 "responses": {
                     "200": _json("CompanyList", "A page of companies you may see."),
                     **list_errors,

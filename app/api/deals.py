@@ -7,34 +7,23 @@ never as floats, so that no client loses a cent to binary rounding.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Response, jsonify, request, url_for
 
 from app.access.policy import record_in_scope
-from app.api.pagination import page, paginate, parse_limit, parse_sort
+from app.api import record_lists
 from app.api.views import _json_body, _load, _query_args, _require, bp, member
 from app.database import db
 from app.deals import money
 from app.deals import services as deals
 from app.deals.models import Deal
-from app.deals.schemas import DealInputSchema, DealListArgs
+from app.deals.schemas import DealInputSchema
 from app.errors import ApiError, not_found
 from app.pipelines.models import Stage
 
-# Sort name -> (column, cursor value kind).
-DEAL_SORTS: dict[str, tuple[Any, str]] = {
-    "created_at": (Deal.created_at, "datetime"),
-    "updated_at": (Deal.updated_at, "datetime"),
-    "title": (Deal.title, "str"),
-    "amount": (Deal.amount_minor, "int"),
-    "expected_close_date": (Deal.expected_close_date, "date"),
-}
-DEFAULT_SORT = "-created_at"
-
-_create_schema = DealInputSchema()
+_create_schema = DealInputSchema(exclude=("from_stage_id",))
 _update_schema = DealInputSchema(partial=True)
-_list_args = DealListArgs()
 
 
 def _iso(value: Any) -> str | None:
@@ -103,24 +92,11 @@ def _fetch_deal(deal_id: int, action: str = "view") -> Deal:
 
 @bp.get("/deals")
 def list_deals() -> Response:
-    """Deals the caller may see; ``q`` searches titles, filters narrow, cursor-paginated."""
+    """Deals the caller may see; ``q`` searches titles, filters narrow (app.lists.filters),
+    cursor-paginated."""
     _require("deals", "view")
-    args = _load(_list_args, _query_args())
-    limit = parse_limit(args["limit"])
-    sort = parse_sort(args["sort"], cast(Any, DEAL_SORTS), DEFAULT_SORT)
-    stmt = deals.visible_deals_query(
-        member().actor,
-        args["q"],
-        pipeline_id=args["pipeline_id"],
-        stage_id=args["stage_id"],
-        status=args["status"],
-        owner_id=args["owner_id"],
-        contact_id=args["contact_id"],
-        company_id=args["company_id"],
-        tag=args["tag"],
-    )
-    rows = list(db.session.scalars(paginate(stmt, sort, Deal.id, args["cursor"], limit)))
-    items, next_cursor = page(rows, sort, limit)
+    args = _query_args()
+    items, next_cursor = record_lists.list_page(db.session, member().actor, "deal", args)
     stages = deals.load_stages(db.session, {d.stage_id for d in items})
     return jsonify(
         {
@@ -150,11 +126,15 @@ def get_deal(deal_id: int) -> Response:
 
 @bp.patch("/deals/<int:deal_id>")
 def update_deal(deal_id: int) -> Response:
-    """Change some fields of a deal; a new ``stage_id`` (or ``pipeline_id``) moves it."""
+    """Change some fields of a deal; a new ``stage_id`` (or ``pipeline_id``) moves it
+    (``from_stage_id``: the stage the client saw; 409 when the deal has moved since)."""
     _require("deals", "edit")
     deal = _fetch_deal(deal_id, "edit")
     data = _load(_update_schema, _json_body())
-    deals.update_deal(db.session, member().actor, deal, data)
+    try:
+        deals.update_deal(db.session, member().actor, deal, data)
+    except deals.DealMoved as moved:
+        raise ApiError(409, "conflict", moved.message, {"stage_id": moved.stage_id}) from None
     return jsonify(_dump_one(deal))
 
 

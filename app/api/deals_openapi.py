@@ -6,6 +6,8 @@ from typing import Any
 
 from apispec import APISpec
 
+from app.api import lists_openapi
+from app.api.openapi_parts import NEXT_PAGE, list_schema
 from app.deals.models import DEAL_STATUSES
 from app.input_rules import MAX_BIGINT
 
@@ -140,6 +142,16 @@ DEAL_INPUT_SCHEMA: dict[str, Any] = {
         "lost_reason": {**_TEXT, "maxLength": 200},
         "lost_to_competitor": {**_TEXT, "maxLength": 200},
         "won_amount": _AMOUNT_IN,
+        "from_stage_id": {
+            **_NULLABLE_ID,
+            "description": (
+                "PATCH only (refused on create): the stage you saw the deal in. When the "
+                "deal has moved since, the answer is 409 `conflict` with the current "
+                "`details.stage_id` and nothing changes. A lost stage's `lost_reason` "
+                "matching an entry of `/loss-reasons` (case-insensitively) is stored "
+                "with its spelling; other text is accepted as typed."
+            ),
+        },
         "tags": {
             "nullable": True,
             "oneOf": [
@@ -149,69 +161,19 @@ DEAL_INPUT_SCHEMA: dict[str, Any] = {
         },
         "custom_fields": {
             "type": "object",
-            "maxProperties": 0,
-            "description": "Custom fields arrive later; only {} is accepted.",
+            "additionalProperties": True,
+            "description": (
+                "Values of the workspace's deal fields by key (see /api/v1/custom-fields); "
+                "a required one must be given on create. On PATCH only the keys given "
+                "change; null removes a value."
+            ),
         },
     },
 }
 
-DEAL_LIST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["items", "next_cursor"],
-    "additionalProperties": False,
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Deal"}},
-        "next_cursor": {
-            "type": "string",
-            "nullable": True,
-            "description": "Pass as `cursor` for the next page; null on the last page.",
-        },
-    },
-}
+DEAL_LIST_SCHEMA: dict[str, Any] = list_schema("Deal", cursor_description=NEXT_PAGE)
 
 _PATH_ID = {"name": "deal_id", "in": "path", "required": True, "schema": _ID}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": schema, "description": description}
-
-
-def _list_parameters() -> list[dict[str, Any]]:
-    from app.api.deals import DEAL_SORTS, DEFAULT_SORT
-    from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-
-    sorts = sorted(DEAL_SORTS)
-    return [
-        _query("q", {"type": "string", "maxLength": 200}, "Case-insensitive search in titles."),
-        _query("pipeline_id", _ID, "Only deals in this pipeline."),
-        _query("stage_id", _ID, "Only deals in this stage."),
-        _query("status", {"type": "string", "enum": list(DEAL_STATUSES)}, "open, won or lost."),
-        _query("owner_id", _ID, "Only deals owned by this user."),
-        _query("contact_id", _ID, "Only deals with this contact."),
-        _query("company_id", _ID, "Only deals with this company."),
-        _query("tag", {"type": "string", "maxLength": 50}, "Only deals with this tag (any case)."),
-        _query(
-            "sort",
-            {
-                "type": "string",
-                "default": DEFAULT_SORT,
-                "enum": [*sorts, *(f"-{s}" for s in sorts)],
-            },
-            "Sort key; prefix with '-' for descending. Ties are broken by id; empty values "
-            "come last. `amount` compares minor units (filter by currency for a "
-            "meaningful order across currencies).",
-        ),
-        _query(
-            "cursor",
-            {"type": "string", "maxLength": 500},
-            "`next_cursor` of the previous page, with the same sort.",
-        ),
-        _query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-            "Page size.",
-        ),
-    ]
 
 
 def document(spec: APISpec) -> None:
@@ -233,7 +195,7 @@ def document(spec: APISpec) -> None:
                 "operationId": "list_deals",
                 "summary": "List deals",
                 "tags": ["deals"],
-                "parameters": _list_parameters(),
+                "parameters": lists_openapi.list_parameters("deal"),
                 "responses": {
                     "200": _json("DealList", "A page of deals you may see."),
                     "400": _error(
@@ -272,7 +234,15 @@ def document(spec: APISpec) -> None:
                 "tags": ["deals"],
                 "parameters": [_PATH_ID],
                 "requestBody": body,
-                "responses": {"200": _json("Deal", "Updated."), **BODY_ERRORS, **COMMON_ERRORS},
+                "responses": {
+                    "200": _json("Deal", "Updated."),
+                    "409": _error(
+                        "The deal is no longer in `from_stage_id` (someone else moved it): "
+                        "nothing changed; `details.stage_id` is where it is now."
+                    ),
+                    **BODY_ERRORS,
+                    **COMMON_ERRORS,
+                },
             },
             "delete": {
                 "operationId": "delete_deal",

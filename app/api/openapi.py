@@ -16,12 +16,35 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify, render_template
 
 from app.api import activities as _activities  # noqa: F401  (adds the activity routes)
-from app.api import activities_openapi, companies_openapi, deals_openapi
+from app.api import (
+    activities_openapi,
+    comments_openapi,
+    companies_openapi,
+    custom_fields_openapi,
+    deals_openapi,
+    duplicates_openapi,
+    exports_openapi,
+    imports_openapi,
+    lists_openapi,
+    loss_reasons_openapi,
+    notifications_openapi,
+    pipelines_openapi,
+    search_openapi,
+)
+from app.api import comments as _comments  # noqa: F401  (adds the comment routes)
 from app.api import companies as _companies  # noqa: F401  (adds the company routes)
+from app.api import custom_fields as _custom_fields  # noqa: F401  (adds the custom field routes)
 from app.api import deals as _deals  # noqa: F401  (adds the deal routes)
+from app.api import duplicates as _duplicates  # noqa: F401  (adds the duplicates routes)
+from app.api import exports as _exports  # noqa: F401  (adds the export routes)
+from app.api import imports as _imports  # noqa: F401  (adds the import routes)
+from app.api import lists as _lists  # noqa: F401  (adds the segment and bulk edit routes)
+from app.api import loss_reasons as _loss_reasons  # noqa: F401  (adds the loss reason routes)
 from app.api import members as _members  # noqa: F401  (adds the team routes)
-from app.api.pagination import DEFAULT_LIMIT, MAX_BIGINT, MAX_LIMIT
-from app.api.views import CONTACT_SORTS, bp
+from app.api import notifications as _notifications  # noqa: F401  (adds notification routes)
+from app.api import pipelines as _pipelines  # noqa: F401  (adds the pipeline routes)
+from app.api import search as _search  # noqa: F401  (adds the search route)
+from app.api.views import bp
 from app.contacts.schemas import ContactSchema
 from billing.plans import LIMITS, PLAN_KEYS
 
@@ -213,58 +236,6 @@ def _contact_components(spec: APISpec) -> None:
     spec.components.schema("ContactInput", component=contact_input)
 
 
-def _list_parameters() -> list[dict[str, Any]]:
-    sorts = sorted(CONTACT_SORTS)
-    return [
-        {
-            "name": "q",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": 200},
-            "description": "Case-insensitive search in name, email and company, and in the "
-            "phone's digits (at least three).",
-        },
-        {
-            "name": "owner_id",
-            "in": "query",
-            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
-            "description": "Only contacts owned by this user.",
-        },
-        {
-            "name": "email",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": 254},
-            "description": "Exact email (case-insensitive).",
-        },
-        {
-            "name": "sort",
-            "in": "query",
-            "schema": {
-                "type": "string",
-                "default": "-created_at",
-                "enum": [*sorts, *(f"-{s}" for s in sorts)],
-            },
-            "description": "Sort key; prefix with '-' for descending. Ties are broken by id; "
-            "empty values come last in both directions.",
-        },
-        {
-            "name": "cursor",
-            "in": "query",
-            "schema": {"type": "string", "maxLength": 500},
-            "description": "`next_cursor` of the previous page, with the same sort.",
-        },
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-    ]
-
-
 @lru_cache(maxsize=1)
 def build_spec() -> dict[str, Any]:
     """The OpenAPI document (built once per process)."""
@@ -294,6 +265,16 @@ def build_spec() -> dict[str, Any]:
             companies_openapi.TAG,
             deals_openapi.TAG,
             activities_openapi.TAG,
+            lists_openapi.TAG,
+            exports_openapi.TAG,
+            pipelines_openapi.TAG,
+            loss_reasons_openapi.TAG,
+            comments_openapi.TAG,
+            notifications_openapi.TAG,
+            custom_fields_openapi.TAG,
+            imports_openapi.TAG,
+            duplicates_openapi.TAG,
+            search_openapi.TAG,
         ],
     )
     _contact_components(spec)
@@ -355,7 +336,7 @@ def build_spec() -> dict[str, Any]:
                 "operationId": "list_contacts",
                 "summary": "List contacts",
                 "tags": ["contacts"],
-                "parameters": _list_parameters(),
+                "parameters": lists_openapi.list_parameters("contact"),
                 "responses": {
                     "200": _json("ContactList", "A page of contacts you may see."),
                     "400": _error(
@@ -410,6 +391,16 @@ def build_spec() -> dict[str, Any]:
     companies_openapi.document(spec)
     deals_openapi.document(spec)
     activities_openapi.document(spec)
+    lists_openapi.document(spec)
+    exports_openapi.document(spec)
+    pipelines_openapi.document(spec)
+    loss_reasons_openapi.document(spec)
+    comments_openapi.document(spec)
+    notifications_openapi.document(spec)
+    custom_fields_openapi.document(spec)
+    imports_openapi.document(spec)
+    duplicates_openapi.document(spec)
+    search_openapi.document(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}, {"session": []}]
     return document

@@ -2,6 +2,11 @@
 
 A cursor is an opaque, URL-safe token holding the sort key and id of the last row of
 the previous page. Malformed cursors are a 400, never a 500.
+
+A sort key is a SQL expression: a column, or something computed from the row (a custom
+field's typed value). Columns read their cursor value from the loaded row; computed
+keys bring a ``value_of`` that asks the database, so that the cursor holds exactly the
+value the next page's comparison is made against.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import binascii
 import datetime as dt
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
@@ -23,16 +30,46 @@ from app.input_rules import MAX_BIGINT, UNSTORABLE
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only (str.isdigit also takes "²")
+_DECIMAL = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")
+
+
+@dataclass(frozen=True, slots=True)
+class SortOption:
+    """Something a list may be sorted by: a SQL expression, how its cursor value is
+    decoded (``kind``: "str", "int", "decimal", "bool", "date" or "datetime"), and how
+    to read that value for a loaded row."""
+
+    expression: Any
+    kind: str
+    value_of: Callable[[Any], Any]
+
+    @classmethod
+    def column(cls, column: InstrumentedAttribute[Any], kind: str) -> SortOption:
+        """Sort by a mapped column; the row's attribute is its cursor value."""
+        key = column.key
+        return cls(column, kind, lambda row: getattr(row, key))
+
+
+# A list's sorts: name -> option, or (column, kind) for a plain mapped column.
+Sorts = Mapping[str, "SortOption | tuple[Any, str]"]
 
 
 @dataclass(frozen=True, slots=True)
 class SortKey:
-    """A sortable column and its direction."""
+    """A sort order asked for: the option's expression and its direction."""
 
     name: str
-    column: InstrumentedAttribute[Any]
+    expression: Any
     descending: bool
-    kind: str  # "str", "int", "date" or "datetime": how cursor values are decoded
+    kind: str
+    value_of: Callable[[Any], Any]
+
+
+def _option(choice: SortOption | tuple[Any, str]) -> SortOption:
+    if isinstance(choice, SortOption):
+        return choice
+    column, kind = choice
+    return SortOption.column(column, kind)
 
 
 def parse_limit(raw: str | None) -> int:
@@ -44,23 +81,31 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def parse_sort(
-    raw: str | None, allowed: dict[str, tuple[InstrumentedAttribute[Any], str]], default: str
-) -> SortKey:
+def parse_sort(raw: str | None, allowed: Sorts, default: str) -> SortKey:
     """``sort`` query parameter: a field name, ``-`` prefix for descending."""
     value = (raw or default).strip()
     descending = value.startswith("-")
     name = value[1:] if descending else value
     if name not in allowed:
-        raise validation_error({"sort": [f"Sort by one of: {', '.join(sorted(allowed))}."]})
-    column, kind = allowed[name]
-    return SortKey(name=name, column=column, descending=descending, kind=kind)
+        shown = sorted(n for n in allowed if not n.startswith("cf."))
+        extra = " (or cf.<key> of a custom field)" if len(shown) < len(allowed) else ""
+        raise validation_error({"sort": [f"Sort by one of: {', '.join(shown)}{extra}."]})
+    option = _option(allowed[name])
+    return SortKey(
+        name=name,
+        expression=option.expression,
+        descending=descending,
+        kind=option.kind,
+        value_of=option.value_of,
+    )
 
 
 def encode_cursor(sort: SortKey, value: Any, row_id: int) -> str:
     """Opaque cursor for the row after which the next page starts."""
     if isinstance(value, dt.date):  # datetimes and dates: ISO text
         value = value.isoformat()
+    elif isinstance(value, Decimal):  # exact plain text (JSON numbers are floats)
+        value = format(value, "f")
     raw = json.dumps([sort.name, sort.descending, value, row_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -99,6 +144,15 @@ def _decode_value(kind: str, value: Any) -> Any:
         if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
             raise ValueError("bad int")
         return value
+    if kind == "decimal":
+        # Plain notation only: no exponent that PostgreSQL's numeric would overflow on.
+        if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+            raise ValueError("bad decimal")
+        return Decimal(value)
+    if kind == "bool":
+        if type(value) is not bool:
+            raise TypeError("bad bool")
+        return value
     if not isinstance(value, str) or UNSTORABLE.search(value):
         raise ValueError("bad str")
     return value
@@ -112,7 +166,7 @@ def paginate(
     limit: int,
 ) -> Select[Any]:
     """Order ``stmt`` by (sort key, id) and start after ``cursor``; fetches limit + 1."""
-    col = sort.column
+    col = sort.expression
     if sort.descending:
         stmt = stmt.order_by(col.desc().nulls_last(), id_column.desc())
     else:
@@ -140,5 +194,4 @@ def page(rows: list[Any], sort: SortKey, limit: int) -> tuple[list[Any], str | N
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    # The column's attribute, not the sort's public name ("amount" sorts amount_minor).
-    return rows, encode_cursor(sort, getattr(last, sort.column.key), last.id)
+    return rows, encode_cursor(sort, sort.value_of(last), last.id)

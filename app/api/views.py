@@ -9,16 +9,18 @@ from flask import Response, current_app, g, jsonify, request, url_for
 from marshmallow import ValidationError
 
 from app.access.policy import may, record_in_scope
+from app.api import record_lists
 from app.api.auth import authenticate_request
-from app.api.pagination import page, paginate, parse_limit, parse_sort
 from app.companies.services import company_names
 from app.contacts import services as contacts
 from app.contacts.models import Contact
-from app.contacts.schemas import ContactListArgs, ContactSchema, ContactUpdateSchema
+from app.contacts.schemas import ContactSchema, ContactUpdateSchema
 from app.database import db
 from app.errors import ApiError, not_found, validation_error
 from app.hosts import workspace_blueprint
 from app.identity.sessions import Member
+from app.lists.filters import SORTS
+from billing import access as billing_access
 from billing import limits
 
 bp = workspace_blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,17 +28,10 @@ bp = workspace_blueprint("api", __name__, url_prefix="/api/v1")
 # Request bodies larger than this are refused (413) before they are read.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-CONTACT_SORTS = {
-    "created_at": (Contact.created_at, "datetime"),
-    "updated_at": (Contact.updated_at, "datetime"),
-    "last_name": (Contact.last_name, "str"),
-    "first_name": (Contact.first_name, "str"),
-    "email": (Contact.email, "str"),
-}
+CONTACT_SORTS = SORTS["contact"]
 _contact = ContactSchema()
 _contacts = ContactSchema(many=True)
 _contact_update = ContactUpdateSchema(partial=True)
-_list_args = ContactListArgs()
 
 # Endpoints that answer without authentication (the API's own description).
 PUBLIC_ENDPOINTS = frozenset({"openapi_json", "docs"})
@@ -51,6 +46,8 @@ def _authenticate() -> None:
     if endpoint in PUBLIC_ENDPOINTS:
         return
     authenticate_request()
+    if billing_access.refuses(db.session, g.tenant.id, request.method, request.endpoint):
+        raise ApiError(403, billing_access.READ_ONLY_CODE, str(billing_access.READ_ONLY_MESSAGE))
 
 
 def member() -> Member:
@@ -157,16 +154,11 @@ def me() -> Response:
 
 @bp.get("/contacts")
 def list_contacts() -> Response:
-    """Contacts the caller may see; ``q`` searches, filters narrow, cursor-paginated."""
+    """Contacts the caller may see; ``q`` searches, filters narrow (app.lists.filters),
+    cursor-paginated."""
     _require("contacts", "view")
-    args = _load(_list_args, _query_args())
-    limit = parse_limit(args["limit"])
-    sort = parse_sort(args["sort"], CONTACT_SORTS, "-created_at")
-    stmt = contacts.visible_contacts_query(
-        member().actor, args["q"], owner_id=args["owner_id"], email=args["email"]
-    )
-    rows = list(db.session.scalars(paginate(stmt, sort, Contact.id, args["cursor"], limit)))
-    items, next_cursor = page(rows, sort, limit)
+    args = _query_args()
+    items, next_cursor = record_lists.list_page(db.session, member().actor, "contact", args)
     return jsonify({"items": contact_payloads(items), "next_cursor": next_cursor})
 
 

@@ -45,13 +45,24 @@ class CompanySchema(Schema):
     tags = TagList()
     custom_fields = fields.Dict(
         keys=fields.String(),
-        metadata={"description": "Values of custom fields by key (none are defined yet)."},
+        metadata={
+            "description": (
+                "Values of custom fields by key (the keys and value shapes are at "
+                "/api/v1/custom-fields). On PATCH only the keys given change; null "
+                "removes a value."
+            )
+        },
     )
     contact_count = fields.Integer(
         dump_only=True, metadata={"description": "How many of its contacts you may see."}
     )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+    last_contacted_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "When the latest call, meeting or email took place; null: never."},
+    )
 
     @pre_load
     def _normalise(self, data: Any, **_kw: Any) -> Any:
@@ -65,18 +76,6 @@ class CompanySchema(Schema):
             if isinstance(data.get(name), str) and not data[name].strip():
                 data[name] = None
         return data
-
-
-class CompanyListArgs(Schema):
-    """Query parameters of the company list (unknown parameters are refused)."""
-
-    q = Text(load_default=None, validate=validate.Length(max=200))
-    owner_id = id_field(load_default=None)
-    industry = Text(load_default=None, validate=validate.Length(max=100))
-    tag = Text(load_default=None, validate=validate.Length(max=50))
-    sort = fields.String(load_default=None, validate=validate.Length(max=64))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
-    limit = fields.String(load_default=None, validate=validate.Length(max=10))
 
 
 class CompanyContactsArgs(Schema):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from app.access.policy import (
     Actor,
@@ -27,6 +27,7 @@ from app.access.policy import (
 from app.audit.services import record
 from app.companies.models import COMPANY_SIZES, Company
 from app.contacts.models import Contact
+from app.custom_fields.services import clean_values, split_changes
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
@@ -37,6 +38,7 @@ from app.input_rules import (
     UNSTORABLE,
     substring_pattern,
 )
+from app.search.indexes import has_trigram
 from app.tags import has_tag, normalize_tags
 from app.timeline.services import changes, json_value, record_event, snapshot
 from tenants.context import require_tenant
@@ -102,7 +104,8 @@ def _blank_to_none(value: Any) -> Any:
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalise the given fields; raise one InvalidInput with every problem."""
+    """Check and normalise the given fields; raise one InvalidInput with every problem.
+    Custom field values pass through (:func:`_clean_with_custom_fields` checks them)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
@@ -136,15 +139,33 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             cleaned["tags"] = normalize_tags(cleaned["tags"])
         except InvalidInput as refusal:
             errors.update(refusal.details)
-    if "custom_fields" in cleaned:
-        custom = cleaned["custom_fields"]
-        if custom is None:
-            cleaned["custom_fields"] = {}
-        elif not isinstance(custom, dict):
-            errors["custom_fields"] = ["Give the custom fields as an object."]
-        elif custom:
-            # No custom fields are defined yet, so every key is unknown.
-            errors["custom_fields"] = [f"Unknown field: {key}." for key in sorted(custom)][:10]
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+def _clean_with_custom_fields(
+    session: DbSession, values: dict[str, Any], current: Company | None
+) -> dict[str, Any]:
+    """:func:`_clean`, and the custom field values of a new company (``current`` None:
+    required fields must be there) or of ``current``; one InvalidInput names every
+    problem."""
+    errors: dict[str, list[str]] = {}
+    try:
+        cleaned = _clean(values)
+    except InvalidInput as refusal:
+        errors.update(refusal.details)
+        cleaned = dict(values)
+    if "custom_fields" in values or current is None:
+        try:
+            cleaned["custom_fields"] = clean_values(
+                session,
+                "company",
+                values.get("custom_fields"),
+                current=current.custom_fields if current is not None else None,
+            )
+        except InvalidInput as refusal:
+            errors.update(refusal.details)
     if errors:
         raise InvalidInput(errors)
     return cleaned
@@ -172,17 +193,20 @@ def check_owner(session: DbSession, actor: Actor, owner_id: Any, action: str) ->
 
 def create_company(session: DbSession, actor: Actor, data: dict[str, Any]) -> Company:
     """Create a company owned by ``data['owner_id']`` or, by default, by the actor."""
-    values = _clean({k: v for k, v in data.items() if k in EDITABLE_FIELDS})
+    values = _clean_with_custom_fields(
+        session, {k: v for k, v in data.items() if k in EDITABLE_FIELDS}, None
+    )
     if not values.get("name"):
         raise InvalidInput({"name": ["Give the company a name."]})
     values.setdefault("owner_id", actor.user_id)
     values.setdefault("tags", [])
-    values.setdefault("custom_fields", {})
     check_owner(session, actor, values["owner_id"], "create")
     company = Company(created_by_id=actor.user_id, **values)
     session.add(company)
     session.flush()
-    created = {k: [None, json_value(v)] for k, v in values.items() if v not in (None, "", [], {})}
+    created = split_changes(
+        {k: [None, json_value(v)] for k, v in values.items() if v not in (None, "", [], {})}
+    )
     record(
         session,
         actor_id=actor.user_id,
@@ -209,7 +233,9 @@ def update_company(
 ) -> Company:
     """Apply the given fields; the audit entry and the timeline event list only what
     really changed (nothing is written when nothing did)."""
-    new = _clean({k: v for k, v in data.items() if k in EDITABLE_FIELDS})
+    new = _clean_with_custom_fields(
+        session, {k: v for k, v in data.items() if k in EDITABLE_FIELDS}, company
+    )
     if "name" in new and not new["name"]:
         raise InvalidInput({"name": ["Give the company a name."]})
     before = snapshot(company, new)
@@ -220,6 +246,7 @@ def update_company(
         return company
     for name in changed:
         setattr(company, name, new[name])
+    changed = split_changes(changed)
     record(
         session,
         actor_id=actor.user_id,
@@ -270,6 +297,20 @@ def get_visible_company(
     return company
 
 
+def search_condition(q: str) -> Any:
+    """Case-insensitive substring match on the name or the domain; ``%`` and ``_`` are
+    matched literally.
+
+    Index-backed (migration t0006): when ``q`` has a trigram, the trigram index of
+    ``search_text`` (name and domain in one lower-case text) narrows the rows first and
+    the per-field test runs on those only (a match across the two is no match)."""
+    term = substring_pattern(q)
+    fields = or_(Company.name.ilike(term, escape="\\"), Company.domain.ilike(term, escape="\\"))
+    if has_trigram(q):
+        return and_(Company.search_text.ilike(term, escape="\\"), fields)
+    return fields
+
+
 def visible_companies_query(
     actor: Actor,
     q: str | None = None,
@@ -283,10 +324,7 @@ def visible_companies_query(
     case-insensitive) and a tag (case-insensitive)."""
     stmt = apply_record_scope(select(Company), actor, "companies", "view", Company.owner_id)
     if q and q.strip():
-        term = substring_pattern(q)
-        stmt = stmt.where(
-            or_(Company.name.ilike(term, escape="\\"), Company.domain.ilike(term, escape="\\"))
-        )
+        stmt = stmt.where(search_condition(q))
     if owner_id is not None:
         stmt = stmt.where(Company.owner_id == owner_id)
     if industry is not None and industry.strip():

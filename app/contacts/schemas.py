@@ -118,8 +118,23 @@ class ContactSchema(Schema):
     tags = TagList()
     notes = Text(allow_none=True, multiline=True, validate=validate.Length(max=20000))
     owner_id = _id_field(allow_none=True, strict=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": (
+                "Values of custom fields by key (the keys and value shapes are at "
+                "/api/v1/custom-fields). On PATCH only the keys given change; null "
+                "removes a value."
+            )
+        },
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+    last_contacted_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "When the latest call, meeting or email took place; null: never."},
+    )
 
     @pre_load
     def _normalise(self, data: Any, **_kw: Any) -> Any:
@@ -161,14 +176,3 @@ class ContactUpdateSchema(ContactSchema):
     Use with ``partial=True``; whether the contact keeps a name or an email is checked
     against the stored values by :func:`app.contacts.services.update_contact`.
     """
-
-
-class ContactListArgs(Schema):
-    """Query parameters of the contact list (unknown parameters are refused)."""
-
-    q = Text(load_default=None, validate=validate.Length(max=200))
-    owner_id = _id_field(load_default=None)
-    email = Text(load_default=None, validate=validate.Length(max=254))
-    sort = fields.String(load_default=None, validate=validate.Length(max=64))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
-    limit = fields.String(load_default=None, validate=validate.Length(max=10))

@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
 from app.companies.services import get_visible_company
 from app.contacts.models import Contact
+from app.custom_fields.services import clean_values, split_changes
 from app.database import DbSession
 from app.errors import InvalidInput
 from app.identity.services import active_membership
 from app.input_rules import CONTROL_ANY, MAX_BIGINT, UNSTORABLE, substring_pattern
 from app.ownership import count_owned, reassign_owned
+from app.search.indexes import has_trigram
 from app.tags import normalize_tags
 from app.timeline.services import json_value, record_event
 from billing import limits
@@ -40,6 +42,7 @@ EDITABLE_FIELDS = (
     "tags",
     "notes",
     "owner_id",
+    "custom_fields",
 )
 IDENTITY_FIELDS = ("first_name", "last_name", "email")
 IDENTITY_MESSAGE = "Give at least a first name, a last name or an email."
@@ -145,6 +148,7 @@ def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Co
     _check_storable(values)
     _check_identity(values)
     _check_details(session, actor, values)
+    values["custom_fields"] = clean_values(session, "contact", values.get("custom_fields"))
     check_owner(session, actor, values["owner_id"], "create")
     limits.reserve(session, "contacts")
     contact = Contact(created_by_id=actor.user_id, **values)
@@ -156,10 +160,12 @@ def create_contact(session: DbSession, actor: Actor, data: dict[str, Any]) -> Co
         action="created",
         entity="contact",
         entity_id=contact.id,
-        changes={k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, "", [])},
+        changes=split_changes(
+            {k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, "", [])}
+        ),
     )
-    # Only the contact's own history: an event naming the company too would vanish
-    # from the contact's history when the company is deleted (events cascade).
+    # Only the contact's own history: an event naming the company too would stay on
+    # the company's card as "created" after the contact is gone (app.timeline.models).
     record_event(
         session,
         kind="created",
@@ -186,6 +192,10 @@ def update_contact(
         new["tags"] = normalize_tags(new["tags"])
     if "source" in new and isinstance(new["source"], str):
         new["source"] = new["source"].strip() or None
+    if "custom_fields" in new:
+        new["custom_fields"] = clean_values(
+            session, "contact", new["custom_fields"], current=contact.custom_fields
+        )
     changed = {k: v for k, v in new.items() if getattr(contact, k) != v}
     # A link to a company the actor can no longer see is kept as long as it is not
     # changed: editing a phone number must not fail because of it.
@@ -198,6 +208,7 @@ def update_contact(
     for field, value in changed.items():
         changes[field] = [_jsonable(getattr(contact, field)), _jsonable(value)]
         setattr(contact, field, value)
+    changes = split_changes(changes)
     if changes:
         record(
             session,
@@ -272,22 +283,26 @@ def get_visible_contact(
 
 def search_condition(q: str) -> Any:
     """Case-insensitive substring match on name, email and company, and on the phone's
-    digits when ``q`` holds at least three. ``%`` and ``_`` are matched literally."""
+    digits when ``q`` holds at least three. ``%`` and ``_`` are matched literally.
+
+    Index-backed (migration t0006): when ``q`` has a trigram, the trigram index of
+    ``search_text`` (name, email and company in one lower-case text) narrows the rows
+    first and the per-field test runs on those only, so a match across two fields (the
+    end of the last name and the start of the email) still is no match. The digits
+    have their own index on ``phone_digits``."""
     q = UNSTORABLE.sub("", q)
     term = substring_pattern(q)
     digits = "".join(ch for ch in q if ch in "0123456789")
-    conditions = [
+    fields = or_(
         (Contact.first_name + " " + Contact.last_name).ilike(term, escape="\\"),
         Contact.email.ilike(term, escape="\\"),
         Contact.company_name.ilike(term, escape="\\"),
-    ]
+    )
+    if has_trigram(q):
+        fields = and_(Contact.search_text.ilike(term, escape="\\"), fields)
     if len(digits) >= 3:
-        conditions.append(
-            func.regexp_replace(func.coalesce(Contact.phone, ""), "[^0-9]", "", "g").like(
-                f"%{digits}%"
-            )
-        )
-    return or_(*conditions)
+        return or_(fields, Contact.phone_digits.like(f"%{digits}%"))
+    return fields
 
 
 def visible_contacts_query(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crm_types import CustomValues, Tags
 from app.database import BigId, TenantBase, Timestamp
+from app.search.indexes import prefix_index, trigram_index
 
 DEAL_STATUSES = ("open", "won", "lost")
 
@@ -77,4 +78,7 @@ class Deal(TenantBase):
         # The board: a pipeline's deals per stage, newest first.
         Index("ix_deals_pipeline_stage", "pipeline_id", "stage_id", "id"),
         Index("ix_deals_tags", "tags", postgresql_using="gin"),
+        # Search (app.search): titles by prefix, by substring and by similarity (typos).
+        prefix_index("ix_deals_title_prefix", "title"),
+        trigram_index("ix_deals_title_trgm", "title"),
     )

@@ -14,7 +14,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from app.contacts.schemas import Text
-from app.deals.models import DEAL_STATUSES
 from app.deals.money import MoneyError, parse_amount
 from app.input_rules import MAX_BIGINT
 
@@ -41,11 +40,6 @@ class Amount(fields.Field):
             raise ValidationError(exc.message) from exc
 
 
-def _no_custom_values(value: dict[str, Any]) -> None:
-    if value:
-        raise ValidationError("Custom fields are not available yet; send {}.")
-
-
 class DealInputSchema(Schema):
     """A deal as the API accepts it (POST; with ``partial=True`` for PATCH).
 
@@ -70,8 +64,12 @@ class DealInputSchema(Schema):
     lost_reason = Text(allow_none=True, validate=validate.Length(max=200))
     lost_to_competitor = Text(allow_none=True, validate=validate.Length(max=200))
     won_amount = Amount(allow_none=True)
+    # PATCH only (the create schema excludes it): the stage the client saw, so that a
+    # move made from a stale board is refused (409) instead of applied.
+    from_stage_id = _id_field(allow_none=True, strict=True)
     tags = fields.Raw(allow_none=True)
-    custom_fields = fields.Dict(validate=_no_custom_values)
+    # Values are checked against the definitions by the service (custom_fields.<key>).
+    custom_fields = fields.Dict(keys=fields.String())
 
     @pre_load
     def _normalise(self, data: Any, **_kw: Any) -> Any:
@@ -88,19 +86,3 @@ class DealInputSchema(Schema):
             if isinstance(data.get(name), str) and not data[name].strip():
                 data[name] = None
         return data
-
-
-class DealListArgs(Schema):
-    """Query parameters of the deal list (unknown parameters are refused)."""
-
-    q = Text(load_default=None, validate=validate.Length(max=200))
-    pipeline_id = _id_field(load_default=None)
-    stage_id = _id_field(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(DEAL_STATUSES))
-    owner_id = _id_field(load_default=None)
-    contact_id = _id_field(load_default=None)
-    company_id = _id_field(load_default=None)
-    tag = Text(load_default=None, validate=validate.Length(max=50))
-    sort = fields.String(load_default=None, validate=validate.Length(max=64))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
-    limit = fields.String(load_default=None, validate=validate.Length(max=10))

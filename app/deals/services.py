@@ -23,8 +23,11 @@ from sqlalchemy import Select, select
 
 from app.access.policy import Actor, apply_record_scope, record_in_scope
 from app.audit.services import record
+from app.board.history import record_move
+from app.board.loss_reasons import canonical_reason
 from app.companies.services import get_visible_company
 from app.contacts.services import get_visible_contact
+from app.custom_fields.services import clean_values, split_changes
 from app.database import DbSession
 from app.deals import money
 from app.deals.models import DEAL_STATUSES, Deal
@@ -103,6 +106,17 @@ NO_SUCH_CONTACT = "No such contact."
 NO_SUCH_COMPANY = "No such company."
 
 
+class DealMoved(Exception):
+    """The deal left the stage the client saw (someone else moved it meanwhile): the
+    move is refused (API 409 ``conflict``) instead of silently moving it again from a
+    stage the client never saw. ``stage_id`` is where the deal is now."""
+
+    def __init__(self, stage_id: int) -> None:
+        self.stage_id = stage_id
+        self.message = "Someone else moved this deal meanwhile. Look at where it is now."
+        super().__init__(self.message)
+
+
 class _Refusals:
     """Collects per-field messages, so that one answer names every bad field."""
 
@@ -178,11 +192,16 @@ def _close_date(refusals: _Refusals, value: Any) -> dt.date | None:
     return value
 
 
-def _custom_values(refusals: _Refusals, value: Any) -> dict[str, Any]:
-    if value in (None, {}):
-        return {}
-    refusals.add("custom_fields", "Custom fields are not available yet; send {}.")
-    return {}
+def _custom_values(
+    session: DbSession, refusals: _Refusals, value: Any, current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The deal's custom field values after the write (``current`` None: a new deal);
+    see :func:`app.custom_fields.services.clean_values`."""
+    try:
+        return clean_values(session, "deal", value, current=current)
+    except InvalidInput as refusal:
+        refusals.merge(refusal)
+        return dict(current or {})
 
 
 def _currency(refusals: _Refusals, value: Any) -> str | None:
@@ -323,6 +342,14 @@ def _check_owner(
         refusals.add("owner_id", "Not an active member of this workspace.")
 
 
+def check_owner(session: DbSession, actor: Actor, owner_id: Any, action: str) -> None:
+    """``owner_id`` may own a deal that ``actor`` creates or edits (``action``); raises
+    :class:`InvalidInput` on ``owner_id`` otherwise (bulk reassignment uses it)."""
+    refusals = _Refusals()
+    _check_owner(session, actor, refusals, owner_id, action)
+    refusals.raise_any()
+
+
 # --- closing rules -----------------------------------------------------------------
 
 
@@ -379,6 +406,23 @@ def _closing_values(
 # --- writes ------------------------------------------------------------------------
 
 
+def _deal_event(
+    session: DbSession, actor: Actor, deal: Deal, kind: str, data: dict[str, Any]
+) -> None:
+    """Append ``kind`` to the deal's history and to its contact's and company's."""
+    record_event(
+        session,
+        kind=kind,
+        entity="deal",
+        entity_id=deal.id,
+        actor_id=actor.user_id,
+        deal_id=deal.id,
+        contact_id=deal.contact_id,
+        company_id=deal.company_id,
+        data=data,
+    )
+
+
 def create_deal(session: DbSession, actor: Actor, data: dict[str, Any]) -> Deal:
     """Create a deal owned by ``data['owner_id']`` or by the actor, in the named stage
     (default: the default pipeline's first open stage)."""
@@ -389,7 +433,7 @@ def create_deal(session: DbSession, actor: Actor, data: dict[str, Any]) -> Deal:
         "notes": _text(refusals, "notes", data.get("notes"), NOTES_MAX, multiline=True),
         "probability": _probability(refusals, data.get("probability")),
         "expected_close_date": _close_date(refusals, data.get("expected_close_date")),
-        "custom_fields": _custom_values(refusals, data.get("custom_fields")),
+        "custom_fields": _custom_values(session, refusals, data.get("custom_fields"), None),
         "contact_id": data.get("contact_id"),
         "company_id": data.get("company_id"),
         "owner_id": data.get("owner_id", actor.user_id),
@@ -423,9 +467,20 @@ def create_deal(session: DbSession, actor: Actor, data: dict[str, Any]) -> Deal:
         values.update(pipeline_id=stage.pipeline_id, stage_id=stage.id)
     refusals.raise_any()
     assert stage is not None  # refusals were raised otherwise
+    if values.get("lost_reason"):
+        values["lost_reason"] = canonical_reason(session, values["lost_reason"])
     deal = Deal(created_by_id=actor.user_id, **values)
     session.add(deal)
     session.flush()
+    record_move(
+        session,
+        deal_id=deal.id,
+        pipeline_id=deal.pipeline_id,
+        from_stage_id=None,
+        to_stage_id=deal.stage_id,
+        moved_by=actor.user_id,
+        seconds_in_from_stage=None,
+    )
     after = snapshot(deal, TRACKED_FIELDS)
     record(
         session,
@@ -433,18 +488,16 @@ def create_deal(session: DbSession, actor: Actor, data: dict[str, Any]) -> Deal:
         action="created",
         entity="deal",
         entity_id=deal.id,
-        changes={k: [None, v] for k, v in after.items() if v not in (None, "", [], {})},
+        changes=split_changes(
+            {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
+        ),
     )
-    record_event(
+    _deal_event(
         session,
-        kind="created",
-        entity="deal",
-        entity_id=deal.id,
-        actor_id=actor.user_id,
-        deal_id=deal.id,
-        contact_id=deal.contact_id,
-        company_id=deal.company_id,
-        data={
+        actor,
+        deal,
+        "created",
+        {
             "title": deal.title,
             "stage": {"id": stage.id, "name": stage.name},
             "amount": money.amount_text(deal.amount_minor, deal.currency),
@@ -459,10 +512,23 @@ def update_deal(session: DbSession, actor: Actor, deal: Deal, data: dict[str, An
     """Apply the given fields (keys absent from ``data`` keep their values).
 
     Naming another stage (or another pipeline) moves the deal: its status follows the
-    stage's kind, and the timeline gets a "stage_changed" event with the time spent in
-    the previous stage. Other changes make one "updated" event; a write that changes
-    nothing records nothing.
+    stage's kind, the timeline gets a "stage_changed" event with the time spent in
+    the previous stage, and the stage history a row. Other changes make one "updated"
+    event; a write that changes nothing records nothing.
+
+    The deal's row is locked first and re-read, so that two concurrent writes are
+    serialised and each sees what the other committed. ``data['from_stage_id']`` (the
+    stage the client saw) makes a stale move fail with :class:`DealMoved`.
     """
+    session.execute(
+        select(Deal)
+        .where(Deal.id == deal.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    seen = data.get("from_stage_id")
+    if seen is not None and seen != deal.stage_id:
+        raise DealMoved(deal.stage_id)
     refusals = _Refusals()
     new: dict[str, Any] = {}
     if "title" in data:
@@ -476,7 +542,9 @@ def update_deal(session: DbSession, actor: Actor, deal: Deal, data: dict[str, An
     if "expected_close_date" in data:
         new["expected_close_date"] = _close_date(refusals, data["expected_close_date"])
     if "custom_fields" in data:
-        new["custom_fields"] = _custom_values(refusals, data["custom_fields"])
+        new["custom_fields"] = _custom_values(
+            session, refusals, data["custom_fields"], deal.custom_fields
+        )
     if "tags" in data:
         try:
             new["tags"] = normalize_tags(data["tags"])
@@ -537,13 +605,15 @@ def update_deal(session: DbSession, actor: Actor, deal: Deal, data: dict[str, An
         )
     new.update(closing)
     refusals.raise_any()
+    if "lost_reason" in data and new.get("lost_reason"):
+        new["lost_reason"] = canonical_reason(session, new["lost_reason"])
 
     before = snapshot(deal, TRACKED_FIELDS)
     previous = session.get(Stage, deal.stage_id)
     left_at = deal.stage_entered_at
     for name, value in new.items():
         setattr(deal, name, value)
-    diff = changes(before, snapshot(deal, TRACKED_FIELDS))
+    diff = split_changes(changes(before, snapshot(deal, TRACKED_FIELDS)))
     if not diff:
         session.commit()
         return deal
@@ -557,6 +627,15 @@ def update_deal(session: DbSession, actor: Actor, deal: Deal, data: dict[str, An
     )
     if moving and target is not None:
         seconds = max(0, int((_now() - left_at).total_seconds()))
+        record_move(
+            session,
+            deal_id=deal.id,
+            pipeline_id=target.pipeline_id,
+            from_stage_id=before["stage_id"],
+            to_stage_id=target.id,
+            moved_by=actor.user_id,
+            seconds_in_from_stage=seconds,
+        )
         stage_data: dict[str, Any] = {
             "from_stage": {"id": previous.id, "name": previous.name} if previous else None,
             "to_stage": {"id": target.id, "name": target.name},
@@ -572,34 +651,14 @@ def update_deal(session: DbSession, actor: Actor, deal: Deal, data: dict[str, An
         if deal.status == "won":
             stage_data["won_amount"] = money.amount_text(deal.won_amount_minor, deal.currency)
             stage_data["currency"] = deal.currency
-        record_event(
-            session,
-            kind="stage_changed",
-            entity="deal",
-            entity_id=deal.id,
-            actor_id=actor.user_id,
-            deal_id=deal.id,
-            contact_id=deal.contact_id,
-            company_id=deal.company_id,
-            data=stage_data,
-        )
+        _deal_event(session, actor, deal, "stage_changed", stage_data)
     shown = _readable_changes(
         {k: v for k, v in diff.items() if not (moving and k in STAGE_FIELDS)},
         before["currency"],
         deal.currency,
     )
     if shown:
-        record_event(
-            session,
-            kind="updated",
-            entity="deal",
-            entity_id=deal.id,
-            actor_id=actor.user_id,
-            deal_id=deal.id,
-            contact_id=deal.contact_id,
-            company_id=deal.company_id,
-            data={"changes": shown},
-        )
+        _deal_event(session, actor, deal, "updated", {"changes": shown})
     session.commit()
     return deal
 
@@ -663,6 +722,13 @@ def get_visible_deal(
     return deal
 
 
+def search_condition(q: str) -> Any:
+    """Case-insensitive substring match on the title; ``%`` and ``_`` are matched
+    literally. The title's trigram index (migration t0006) answers it when ``q`` has a
+    trigram; for shorter terms the planner reads the deals in list order instead."""
+    return Deal.title.ilike(substring_pattern(q), escape="\\")
+
+
 def visible_deals_query(
     actor: Actor,
     q: str | None = None,
@@ -679,8 +745,7 @@ def visible_deals_query(
     scope is applied in SQL."""
     stmt = apply_record_scope(select(Deal), actor, "deals", "view", Deal.owner_id)
     if q and q.strip():
-        term = substring_pattern(q)
-        stmt = stmt.where(Deal.title.ilike(term, escape="\\"))
+        stmt = stmt.where(search_condition(q))
     for column, value in (
         (Deal.pipeline_id, pipeline_id),
         (Deal.stage_id, stage_id),

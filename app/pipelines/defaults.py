@@ -12,3 +12,6 @@ DEFAULT_STAGES: tuple[tuple[str, int, str], ...] = (
     ("Won", 100, "won"),
     ("Lost", 0, "lost"),
 )
+# The swatch each kind of stage gets unless told otherwise (names of
+# app.pipelines.models.STAGE_COLORS).
+DEFAULT_COLORS = {"open": "blue", "won": "green", "lost": "red"}

@@ -4,6 +4,13 @@ Every service that changes a contact, company, deal or activity appends an event
 the same transaction, with every client record it concerns (a call with a contact of a
 company on a deal carries all three ids), so that each card reads its whole history
 with one indexed range scan, newest first, however long the history is.
+
+Deleting a record takes it out of the histories it shares and deletes only what belonged
+to it alone: the three links are ``ON DELETE SET NULL``, and a trigger deletes an event
+once no card is left to show it. (A cascade would have deleted the call from the deal's
+and the company's history too when the contact went: the team loses the record of a
+conversation because one person left the client.) Doing it in the database keeps every
+delete path right, bulk deletes and merges included.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.database import BigId, TenantBase
 
 # created, updated (field changes), deleted, stage_changed, activity (logged or
-# completed), comment.
-EVENT_KINDS = ("created", "updated", "deleted", "stage_changed", "activity", "comment")
+# completed), comment, merged (a duplicate merged into the record: app.duplicates).
+EVENT_KINDS = ("created", "updated", "deleted", "stage_changed", "activity", "comment", "merged")
 
 
 class TimelineEvent(TenantBase):
@@ -36,15 +43,15 @@ class TimelineEvent(TenantBase):
     entity: Mapped[str] = mapped_column(String(10))
     entity_id: Mapped[int | None] = mapped_column(BigInteger)
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
-    # The histories it belongs to (deleting a record deletes its history with it).
+    # The histories it belongs to (see the module docstring for what a delete does).
     contact_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("contacts.id", ondelete="CASCADE")
+        BigInteger, ForeignKey("contacts.id", ondelete="SET NULL")
     )
     company_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("companies.id", ondelete="CASCADE")
+        BigInteger, ForeignKey("companies.id", ondelete="SET NULL")
     )
     deal_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("deals.id", ondelete="CASCADE")
+        BigInteger, ForeignKey("deals.id", ondelete="SET NULL")
     )
     activity_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("activities.id", ondelete="SET NULL")
@@ -60,3 +67,22 @@ class TimelineEvent(TenantBase):
         Index("ix_timeline_company", "company_id", "occurred_at", "id"),
         Index("ix_timeline_deal", "deal_id", "occurred_at", "id"),
     )
+
+
+# Created with the table (tenants.provisioning.tenant_ddl) and by migration t0012. The
+# function qualifies the table with the trigger's own schema: it runs under whatever
+# search_path the deleting transaction has.
+TIMELINE_DDL = (
+    """CREATE FUNCTION timeline_forget_orphans() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'DELETE FROM ' || quote_ident(TG_TABLE_SCHEMA) || '.'
+        || quote_ident(TG_TABLE_NAME) || ' WHERE id = $1' USING NEW.id;
+    RETURN NULL;
+END
+$$""",
+    """CREATE TRIGGER timeline_forget_orphans
+    AFTER UPDATE OF contact_id, company_id, deal_id ON timeline_events
+    FOR EACH ROW
+    WHEN (NEW.contact_id IS NULL AND NEW.company_id IS NULL AND NEW.deal_id IS NULL)
+    EXECUTE FUNCTION timeline_forget_orphans()""",
+)

@@ -13,10 +13,7 @@ event only names what the card already is about, plus the activity's own words.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +24,10 @@ from sqlalchemy import select, tuple_
 
 from app.access.policy import Actor, may
 from app.database import DbSession
+from app.duplicates.history import merged_lines
 from app.errors import validation_error
 from app.identity.models import User
-from app.input_rules import MAX_BIGINT
+from app.time_cursor import BadCursor, decode_time_cursor, encode_time_cursor
 from app.timeline.models import TimelineEvent
 
 PAGE_SIZE = 25
@@ -40,10 +38,6 @@ _CARD_COLUMNS = {
     "company": TimelineEvent.company_id,
     "deal": TimelineEvent.deal_id,
 }
-
-
-class BadCursor(ValueError):
-    """A timeline cursor that this code did not make (hand-edited, truncated)."""
 
 
 @dataclass(slots=True)
@@ -77,28 +71,12 @@ class EventView:
 
 def encode_cursor(occurred_at: dt.datetime, event_id: int) -> str:
     """Opaque cursor for the event after which the next page starts."""
-    raw = json.dumps(["tl", occurred_at.isoformat(), event_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_time_cursor("tl", occurred_at, event_id)
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     """The ``(occurred_at, id)`` a cursor holds; :class:`BadCursor` for anything else."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True))
-        if not isinstance(data, list) or len(data) != 3 or data[0] != "tl":
-            raise ValueError("not a timeline cursor")
-        _tag, stamp, event_id = data
-        if not isinstance(stamp, str) or type(event_id) is not int:
-            raise ValueError("bad cursor values")
-        if not 1 <= event_id <= MAX_BIGINT:
-            raise ValueError("bad event id")
-        occurred_at = dt.datetime.fromisoformat(stamp)
-        if occurred_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return occurred_at, event_id
-    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError) as exc:
-        raise BadCursor(str(exc)) from exc
+    return decode_time_cursor("tl", cursor)
 
 
 def timeline_page(
@@ -228,7 +206,11 @@ _MAX_VALUE = 120
 
 def _field_label(name: str) -> str:
     label = _FIELD_LABELS.get(name)
-    return _(label) if label else name.replace("_", " ").capitalize()
+    if label:
+        return _(label)
+    # A custom field's change is named custom_fields.<key>: its key reads well enough
+    # (the label may have changed since, or the field be gone).
+    return name.removeprefix("custom_fields.").replace("_", " ").capitalize()
 
 
 def _value(value: Any) -> str:
@@ -238,6 +220,8 @@ def _value(value: Any) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         text = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict) and "amount" in value:  # a custom money field
+        text = f"{value.get('amount')} {value.get('currency') or ''}".strip()
     elif isinstance(value, dict):
         text = str(value.get("name") or value.get("title") or value.get("id") or "")
     else:
@@ -389,6 +373,8 @@ def describe(
     elif event.kind == "comment":
         lines = [_("%(who)s commented", who=who)]
         detail = str(data.get("body") or "") or None
+    elif event.kind == "merged":
+        lines = merged_lines(who, entity_word, data, _field_label)
     else:
         lines = [event.kind]
     stamp = event.occurred_at

@@ -30,7 +30,9 @@ from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.company_forms import CompanyForm
+from app.web.custom_field_forms import custom_field_values, with_custom_fields
 from app.web.forms import show_refusal
+from app.web.list_view import filter_view
 from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
@@ -39,11 +41,6 @@ guards.install(bp)
 
 # How many of its contacts and deals a company card lists.
 CARD_ROWS = 50
-SORTS = {
-    "name": (Company.name, "str"),
-    "created_at": (Company.created_at, "datetime"),
-    "updated_at": (Company.updated_at, "datetime"),
-}
 DEFAULT_SORT = "name"
 SORT_CHOICES = (
     ("name", _l("Name A-Z")),
@@ -57,24 +54,25 @@ SORT_CHOICES = (
 @bp.get("/companies")
 @login_required
 def companies() -> str:
-    """Company list with search, sort and keyset pagination."""
+    """Company list with search, filters (app.lists), segments, sort and keyset
+    pagination."""
     actor = member().actor
     if not may(actor, "companies", "view"):
         abort(403)
+    lists = filter_view("company")
     listing = list_page(
-        lambda q: company_services.visible_companies_query(actor, q),
-        Company.id,
-        SORTS,
-        DEFAULT_SORT,
+        lambda _q: lists.query(), Company.id, lists.sorts, lists.default_sort(DEFAULT_SORT)
     )
     rows = listing.rows
     return render_template(
         "workspace/companies/list.html",
         companies=rows,
         contact_counts=company_services.contact_counts(db.session, actor, (c.id for c in rows)),
-        q=listing.q,
+        lists=lists,
+        export_segment_id=lists.segment_id,
+        q=lists.q,
         sort=listing.sort,
-        sort_choices=SORT_CHOICES,
+        sort_choices=lists.sort_choices(SORT_CHOICES),
         is_first_page=listing.is_first_page,
         next_cursor=listing.next_cursor,
         can_create=may(actor, "companies", "create"),
@@ -94,10 +92,12 @@ def company_new() -> str | Response:
     """Create a company (owned by the member who creates it)."""
     if not may(member().actor, "companies", "create"):
         abort(403)
-    form = CompanyForm()
+    form = with_custom_fields(CompanyForm, "company")
     if form.validate_on_submit():
         try:
-            company = company_services.create_company(db.session, member().actor, form.values())
+            company = company_services.create_company(
+                db.session, member().actor, {**form.values(), **custom_field_values(form)}
+            )
         except InvalidInput as refusal:
             db.session.rollback()
             show_refusal(form, refusal)
@@ -191,10 +191,12 @@ def company_detail(company_id: int) -> str:
 def company_edit(company_id: int) -> str | Response:
     """Edit a company."""
     company = _company_or_404(company_id, "edit")
-    form = CompanyForm(obj=company)
+    form = with_custom_fields(CompanyForm, "company", obj=company)
     if form.validate_on_submit():
         try:
-            company_services.update_company(db.session, member().actor, company, form.values())
+            company_services.update_company(
+                db.session, member().actor, company, {**form.values(), **custom_field_values(form)}
+            )
         except InvalidInput as refusal:
             db.session.rollback()
             show_refusal(form, refusal)

@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.access.policy import apply_record_scope, may, record_in_scope
@@ -24,15 +24,17 @@ from app.contacts.services import get_visible_contact
 from app.database import db
 from app.deals import money
 from app.deals import services as deal_services
-from app.deals.models import DEAL_STATUSES, Deal
+from app.deals.models import Deal
 from app.errors import InvalidInput
 from app.hosts import workspace_blueprint
 from app.input_rules import MAX_BIGINT
 from app.pipelines.models import Stage
 from app.timeline.queries import card_timeline
 from app.web import guards
+from app.web.custom_field_forms import custom_field_values, with_custom_fields
 from app.web.deal_forms import DealForm, StageMoveForm
 from app.web.forms import show_refusal
+from app.web.list_view import filter_view
 from app.web.listing import list_page, record_or_404
 from app.web.workspace import member
 
@@ -41,11 +43,6 @@ guards.install(bp)
 
 # How many contacts and companies the form's pickers offer (newest first).
 PICKER_SIZE = 200
-SORTS: dict[str, tuple[Any, str]] = {
-    "created_at": (Deal.created_at, "datetime"),
-    "title": (Deal.title, "str"),
-    "amount": (Deal.amount_minor, "int"),
-}
 DEFAULT_SORT = "-created_at"
 SORT_CHOICES = (
     ("-created_at", _l("Newest first")),
@@ -143,40 +140,34 @@ def _query_id(name: str) -> int | None:
     return None
 
 
-def _deal_query(q: str, pipeline_id: int | None, status: str | None) -> Select[Any]:
-    return deal_services.visible_deals_query(
-        member().actor, q, pipeline_id=pipeline_id, status=status
-    )
-
-
 @bp.get("/deals")
 @login_required
 def deal_list() -> str:
-    """Deal list with search, pipeline and status filters, sort and keyset pages."""
+    """Deal list with search, filters (app.lists), segments, sort and keyset pages."""
     actor = member().actor
     if not may(actor, "deals", "view"):
         abort(403)
-    status = request.args.get("status") or None
-    status = status if status in DEAL_STATUSES else None
-    pipelines = deal_services.pipelines(db.session)
-    pipeline_id = _query_id("pipeline_id")
-    if pipeline_id not in {p.id for p in pipelines}:
-        pipeline_id = None
-    listing = list_page(lambda q: _deal_query(q, pipeline_id, status), Deal.id, SORTS, DEFAULT_SORT)
-    rows, q = listing.rows, listing.q
-    filtered = bool(q or status or pipeline_id)
+    lists = filter_view("deal")
+    listing = list_page(
+        lambda _q: lists.query(), Deal.id, lists.sorts, lists.default_sort(DEFAULT_SORT)
+    )
+    rows = listing.rows
+    status = lists.spec.get("status")
+    pipeline_id = lists.spec.get("pipeline_id")
     return render_template(
         "workspace/deals/list.html",
         deals=rows,
         stages=deal_services.load_stages(db.session, {d.stage_id for d in rows}),
-        pipelines=pipelines,
-        pipeline_id=pipeline_id,
+        pipelines=deal_services.pipelines(db.session),
+        pipeline_id=int(pipeline_id) if pipeline_id and pipeline_id.isdigit() else None,
         status=status,
         status_labels=STATUS_LABELS,
-        q=q,
-        filtered=filtered,
+        lists=lists,
+        export_segment_id=lists.segment_id,
+        q=lists.q,
+        filtered=lists.filtered,
         sort=listing.sort,
-        sort_choices=SORT_CHOICES,
+        sort_choices=lists.sort_choices(SORT_CHOICES),
         is_first_page=listing.is_first_page,
         next_cursor=listing.next_cursor,
         can_create=may(actor, "deals", "create"),
@@ -190,7 +181,7 @@ def deal_new() -> str | Response:
     actor = member().actor
     if not may(actor, "deals", "create"):
         abort(403)
-    form = DealForm()
+    form = with_custom_fields(DealForm, "deal")
     stages = _stage_choices(form)
     if request.method == "GET":
         form.contact_id.data = _query_id("contact_id")
@@ -201,7 +192,9 @@ def deal_new() -> str | Response:
     if form.validate_on_submit():
         kinds = {sid: s.kind for sid, s in stages.items()}
         try:
-            deal = deal_services.create_deal(db.session, actor, form.values(kinds))
+            deal = deal_services.create_deal(
+                db.session, actor, {**form.values(kinds), **custom_field_values(form)}
+            )
         except InvalidInput as refusal:
             show_refusal(form, refusal, {"pipeline_id": "stage_id"})
         else:
@@ -288,7 +281,7 @@ def deal_move(deal_id: int) -> str | Response:
 def deal_edit(deal_id: int) -> str | Response:
     """Edit a deal (changing its stage here moves it, as on the card)."""
     deal = _deal_or_404(deal_id, "edit")
-    form = DealForm(obj=deal) if request.method == "GET" else DealForm()
+    form = with_custom_fields(DealForm, "deal", obj=deal if request.method == "GET" else None)
     stages = _stage_choices(form)
     if request.method == "GET":
         form.amount.data = money.amount_text(deal.amount_minor, deal.currency) or ""
@@ -297,7 +290,12 @@ def deal_edit(deal_id: int) -> str | Response:
     _fill_pickers(form, form.contact_id.data, form.company_id.data)
     if form.validate_on_submit():
         try:
-            deal_services.update_deal(db.session, member().actor, deal, form.values(_kinds(stages)))
+            deal_services.update_deal(
+                db.session,
+                member().actor,
+                deal,
+                {**form.values(_kinds(stages)), **custom_field_values(form)},
+            )
         except InvalidInput as refusal:
             db.session.rollback()
             show_refusal(form, refusal, {"pipeline_id": "stage_id"})

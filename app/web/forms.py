@@ -49,7 +49,11 @@ class PlainText:
 
 def show_error(form: FlaskForm, field: str | None, message: str) -> None:
     """Put a service's refusal on the field it names, else on the whole form (also when
-    the field is not on this form, or is the CSRF token)."""
+    the field is not on this form, or is the CSRF token). A nested name such as
+    ``custom_fields.tier`` lands on the input ``custom_fields-tier`` (WTForms' way of
+    naming nested inputs)."""
+    if field:
+        field = field.replace(".", "-")
     target = form._fields.get(field) if field and field != "csrf_token" else None
     if target is not None:
         target.errors = [*target.errors, message]

@@ -3,16 +3,19 @@
 Each workspace blueprint installs them (:func:`install`), so a page added in any area
 gets the same treatment: a session cookie that names another workspace (or a removed
 member) answers 404 as if the page did not exist, a suspended workspace shows its
-notice and nothing else, and where the workspace requires two-factor sign-in, a member
-without it is sent to set it up before anything else.
+notice and nothing else, where the workspace requires two-factor sign-in, a member
+without it is sent to set it up before anything else, and a workspace whose
+subscription is unpaid refuses writes (billing.access).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, abort, g, make_response, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.database import db
+from billing import access as billing_access
 from tenants.models import TenantStatus
 
 # Reachable while the workspace is suspended: the notice itself, and signing out.
@@ -45,6 +48,13 @@ def workspace_guard() -> Response | None:
         and request.endpoint not in ENROLMENT_ENDPOINTS
     ):
         return redirect(url_for("account.security_settings"))
+    if current_user.is_authenticated and billing_access.refuses(
+        db.session, g.tenant.id, request.method, request.endpoint
+    ):
+        # An unpaid subscription: reads work, writes get the read-only page.
+        from app.web.billing import read_only_refusal
+
+        return make_response(read_only_refusal())
     return None
 
 

@@ -27,7 +27,9 @@ from app.identity.throttle import Limits
 from app.timeline.queries import card_timeline
 from app.web import guards
 from app.web.account import begin_second_factor, locked_response
+from app.web.custom_field_forms import custom_field_values, with_custom_fields
 from app.web.forms import ContactForm, LoginForm, show_refusal
+from app.web.list_view import filter_view
 from app.web.listing import list_page, record_or_404
 from billing.limits import PlanLimitExceeded
 from tenants.models import Tenant, TenantStatus
@@ -39,11 +41,6 @@ guards.install(bp)
 # companies; beyond it the form asks for the company's name or domain (with
 # suggestions), because a select of thousands of options is unusable on a phone.
 MAX_COMPANY_CHOICES = 200
-SORTS = {
-    "created_at": (Contact.created_at, "datetime"),
-    "last_name": (Contact.last_name, "str"),
-    "email": (Contact.email, "str"),
-}
 DEFAULT_SORT = "-created_at"
 SORT_CHOICES = (
     ("-created_at", _l("Newest first")),
@@ -183,15 +180,14 @@ def home() -> Response:
 @bp.get("/contacts")
 @login_required
 def contacts() -> str:
-    """Contact list with search, sort and keyset pagination."""
+    """Contact list with search, filters (app.lists), segments, sort and keyset
+    pagination."""
     actor = member().actor
     if not may(actor, "contacts", "view"):
         abort(403)
+    lists = filter_view("contact")
     listing = list_page(
-        lambda q: contact_services.visible_contacts_query(actor, q),
-        Contact.id,
-        SORTS,
-        DEFAULT_SORT,
+        lambda _q: lists.query(), Contact.id, lists.sorts, lists.default_sort(DEFAULT_SORT)
     )
     rows = listing.rows
     return render_template(
@@ -200,9 +196,11 @@ def contacts() -> str:
         company_names=company_services.company_names(
             db.session, actor, (c.company_id for c in rows if c.company_id)
         ),
-        q=listing.q,
+        lists=lists,
+        export_segment_id=lists.segment_id,
+        q=lists.q,
         sort=listing.sort,
-        sort_choices=SORT_CHOICES,
+        sort_choices=lists.sort_choices(SORT_CHOICES),
         is_first_page=listing.is_first_page,
         next_cursor=listing.next_cursor,
         can_create=may(actor, "contacts", "create"),
@@ -272,7 +270,11 @@ def _chosen_company_id(form: ContactForm, listed: bool, contact: Contact | None)
 
 
 def _contact_values(form: ContactForm, listed: bool, contact: Contact | None) -> dict[str, Any]:
-    return {**form.values(), "company_id": _chosen_company_id(form, listed, contact)}
+    return {
+        **form.values(),
+        **custom_field_values(form),
+        "company_id": _chosen_company_id(form, listed, contact),
+    }
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -281,7 +283,7 @@ def contact_new() -> str | Response:
     """Create a contact."""
     if not may(member().actor, "contacts", "create"):
         abort(403)
-    form = ContactForm()
+    form = with_custom_fields(ContactForm, "contact")
     picker = _company_picker(form, None)
     if form.validate_on_submit():
         try:
@@ -332,7 +334,7 @@ def contact_detail(contact_id: int) -> str:
 def contact_edit(contact_id: int) -> str | Response:
     """Edit a contact."""
     contact = _contact_or_404(contact_id, "edit")
-    form = ContactForm(obj=contact)
+    form = with_custom_fields(ContactForm, "contact", obj=contact)
     picker = _company_picker(form, contact)
     if form.validate_on_submit():
         try:

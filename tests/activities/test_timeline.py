@@ -9,7 +9,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
+from app.database import db
+from app.timeline.models import TimelineEvent
+from tenants.context import tenant_context
 from tests.activities.conftest import seed, seed_events
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Factory
@@ -101,6 +105,45 @@ def test_a_call_shows_on_every_card_it_concerns_even_one_the_actor_can_not_see(
     items = Api(client, a).get(f"/companies/{company}/timeline").get_json()["items"]
     assert [(i["kind"], i["data"]["subject"]) for i in items] == [("activity", "Pricing")]
     assert rep.get(f"/companies/{company}/timeline").status_code == 404
+
+
+def test_deleting_a_contact_keeps_the_history_it_shares(
+    app: Flask, client: FlaskClient, factory: Factory
+) -> None:
+    """A call with a contact stays on its deal's and company's cards when the contact is
+    deleted; what only the contact's card showed goes with it, and nothing is left
+    behind that no card shows."""
+    a = factory.tenant("tlkeep", plan="pro")
+    api = Api(client, a)
+    company = seed(app, a, "company")
+    contact = api.create(first_name="Leaving", company_id=company)["id"]
+    deal = seed(app, a, "deal", company_id=company, contact_id=contact)
+    call = api.post(
+        "/activities",
+        json={"type": "call", "subject": "Renewal", "contact_id": contact, "deal_id": deal},
+    )
+    assert call.status_code == 201
+    assert api.delete(f"/contacts/{contact}").status_code == 204
+    for card in (f"/deals/{deal}", f"/companies/{company}"):
+        items = api.get(f"{card}/timeline").get_json()["items"]
+        assert ("activity", "Renewal") in [(i["kind"], i["data"].get("subject")) for i in items]
+    with app.app_context(), tenant_context(a.tenant.ref):
+        orphans = db.session.scalar(
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(
+                TimelineEvent.contact_id.is_(None),
+                TimelineEvent.company_id.is_(None),
+                TimelineEvent.deal_id.is_(None),
+            )
+        )
+        own = db.session.scalar(
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(TimelineEvent.entity == "contact", TimelineEvent.entity_id == contact)
+        )
+        db.session.rollback()
+    assert orphans == 0 and own == 0
 
 
 def _ids(html: str) -> list[int]:

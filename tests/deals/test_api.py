@@ -118,7 +118,7 @@ def test_title_is_required_and_bounded(deal_api: Api) -> None:
         {"probability": 101},
         {"probability": "50"},
         {"expected_close_date": "2025-13-01"},
-        {"custom_fields": {"x": 1}},
+        {"custom_fields": [1]},
         {"tags": [1]},
         {"tags": ["x" * 51]},
         {"status": "won"},

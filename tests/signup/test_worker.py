@@ -12,17 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from app.tasks import celery_app, init_celery
-from tests.conftest import mail_settings, make_app
+from app.tasks import celery_app
+from tests.conftest import mail_settings
 from tests.signup.conftest import Visitor
 from tests.support.smtp import SmtpSink
-from tests.support.worker import (
-    forget_queue,
-    start_worker,
-    stop_worker,
-    wait_until_ready,
-    worker_env,
-)
+from tests.support.worker import real_worker
 
 READY_SECONDS = 60
 
@@ -31,27 +25,15 @@ READY_SECONDS = 60
 def test_a_real_worker_provisions_the_signup_and_sends_its_mail(
     app: Flask, database_url: str, redis_url: str, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    queue = f"crm-test-{uuid.uuid4().hex[:12]}"
-    log = tmp_path / "worker.log"
-    sender = make_app(
-        database_url,
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        CELERY_TASK_QUEUE=queue,
-        **mail_settings(smtp_sink),
-    )
-    env = worker_env(
+    with real_worker(
+        app,
         database_url,
         redis_url,
-        queue,
         tmp_path,
-        MAIL_SMTP_HOST=smtp_sink.host,
-        MAIL_SMTP_PORT=smtp_sink.port,
-        SECRET_KEY=sender.config["SECRET_KEY"],
-    )
-    worker = start_worker(env, queue, log)
-    try:
-        wait_until_ready(worker, log, queue)
+        sender_config=mail_settings(smtp_sink),
+        worker_settings={"MAIL_SMTP_HOST": smtp_sink.host, "MAIL_SMTP_PORT": smtp_sink.port},
+    ) as run:
+        sender, log = run.sender, run.log
         visitor = Visitor(sender)
         slug = f"wk-{uuid.uuid4().hex[:10]}"
         email = f"nora@{slug}.example"
@@ -83,13 +65,4 @@ def test_a_real_worker_provisions_the_signup_and_sends_its_mail(
         # The verification mail was sent by the worker, after its commit.
         mail = smtp_sink.last_to(email)
         assert any(f"http://{slug}." in link and "/verify-email/" in link for link in mail.links())
-    finally:
-        stop_worker(worker)
-        forget_queue(redis_url, queue)
-        with sender.app_context():
-            from app.database import db
-
-            db.engine.dispose()
-        # Give the process its eager Celery back for the tests that follow.
-        init_celery(app)
     assert celery_app.conf.task_always_eager

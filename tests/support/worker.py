@@ -8,12 +8,17 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
-from tests.conftest import ROOT, SERVER_NAME
+from tests.conftest import ROOT, SERVER_NAME, make_app
 
 WORKER_READY_SECONDS = 60
 
@@ -86,3 +91,62 @@ def forget_queue(redis_url: str, queue: str) -> None:
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     finally:
         client.close()
+
+
+@dataclass(frozen=True)
+class BrokerRun:
+    """A running worker and the app that sends it tasks through Redis."""
+
+    sender: Flask  # a second app whose Celery is not eager: its tasks go to ``queue``
+    queue: str
+    log: Path
+    worker: subprocess.Popen[bytes]
+
+
+@contextmanager
+def real_worker(
+    app: Flask,
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    *,
+    sender_config: dict[str, Any] | None = None,
+    worker_settings: dict[str, Any] | None = None,
+) -> Iterator[BrokerRun]:
+    """A ready ``celery worker`` on a queue of its own and a sender app for it.
+
+    Afterwards, whatever happened: the worker is stopped, its queue forgotten, the
+    sender's pooled connections closed, and ``app`` gets its eager Celery back. The
+    Celery app is one per process, so a test that left it pointing at Redis would make
+    every later test in the same process queue its tasks instead of running them.
+    """
+    from app.database import db
+    from app.tasks import init_celery
+
+    queue = f"crm-test-{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "worker.log"
+    sender = make_app(
+        database_url,
+        CELERY_BROKER_URL=redis_url,
+        CELERY_RESULT_BACKEND=redis_url,
+        CELERY_TASK_QUEUE=queue,
+        **(sender_config or {}),
+    )
+    env = worker_env(
+        database_url,
+        redis_url,
+        queue,
+        tmp_path,
+        SECRET_KEY=sender.config["SECRET_KEY"],
+        **(worker_settings or {}),
+    )
+    worker = start_worker(env, queue, log)
+    try:
+        wait_until_ready(worker, log, queue)
+        yield BrokerRun(sender=sender, queue=queue, log=log, worker=worker)
+    finally:
+        stop_worker(worker)
+        forget_queue(redis_url, queue)
+        with sender.app_context():
+            db.engine.dispose()  # its pooled connections, closed now rather than by the GC
+        init_celery(app)

@@ -603,7 +603,8 @@ def test_a_server_error_is_a_friendly_page_even_after_a_failed_query(
     def broken(*_args: object, **_kwargs: object) -> None:
         db.session.execute(text("SELECT 1/0"))
 
-    monkeypatch.setattr("app.contacts.services.visible_contacts_query", broken)
+    # The query the contact list reads (app.lists filters it).
+    monkeypatch.setattr("app.web.list_view.filtered_query", broken)
     response = owner.get("/contacts")
     assert response.status_code == 500
     html = text_of(response)

@@ -1,0 +1,1 @@
+"""Tenant-defined custom fields: definitions, validation of values, and their SQL."""

@@ -1,0 +1,1 @@
+"""Likely duplicate contacts and companies, and merging two into one."""

@@ -1,0 +1,1 @@
+"""Streamed CSV and XLSX exports of any list or segment."""

@@ -1,0 +1,1 @@
+"""CSV and XLSX imports: upload, mapping, preview, a Celery job, and its report."""

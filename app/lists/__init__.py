@@ -1,0 +1,1 @@
+"""Record lists: filters on any field, saved segments and bulk edits."""

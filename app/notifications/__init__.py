@@ -1,0 +1,1 @@
+"""In-app notifications (mentions, overdue tasks) for members."""

@@ -1,0 +1,1 @@
+"""One search box over contacts, companies and deals (trigram and full-text)."""
