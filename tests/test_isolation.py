@@ -850,9 +850,11 @@ def _new_import(world: World, party: Party, name: str) -> int:
 
 
 def _new_comment(world: World, party: Party, name: str) -> int:
-    """A comment naming ``name`` on a contact of its own (probes make only the kinds
-    they name, so the workspace may hold no contact yet)."""
-    contact_id = _new_contact(world, party, name)
+    """A comment naming ``name`` on the party's newest contact, made first when there
+    is none (a probe makes only the kinds it names)."""
+    contacts = _api(world, party, "GET", "/api/v1/contacts", query_string={"limit": "1"})
+    items = contacts.get_json()["items"]
+    contact_id = items[0]["id"] if items else _new_contact(world, party, name)
     response = _api(
         world,
         party,
