@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.web.lists import bp as lists_bp
     from app.web.notifications import bp as notifications_bp
     from app.web.pipelines import bp as pipelines_bp
+    from app.web.reports import bp as reports_bp
     from app.web.search import bp as search_bp
     from app.web.signup import bp as signup_bp
     from app.web.signup import onboarding as onboarding_bp
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(pipelines_bp)
     app.register_blueprint(board_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(search_bp)
     security.init_app(app)
     init_api(app)

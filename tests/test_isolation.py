@@ -246,6 +246,15 @@ _API: dict[str, Probe] = {
     "read_all_notifications": Probe(ok={"POST": 200}),
     # Search: one box over contacts, companies and deals (A's records carry the marker).
     "search": Probe(ok={"GET": 200}, query={"q": SECRET_PREFIX, "limit": "50"}),
+    # Reports: read-only aggregates of the caller's own workspace (default pipeline, the
+    # last 90 days); CSV for one of them.
+    "report_funnel": Probe(ok={"GET": 200}),
+    "report_win_rate": Probe(ok={"GET": 200}),
+    "report_stage_times": Probe(ok={"GET": 200}),
+    "report_loss_reasons": Probe(ok={"GET": 200}),
+    "report_forecast": Probe(ok={"GET": 200}),
+    "report_owners": Probe(ok={"GET": 200}),
+    "report_sources": Probe(ok={"GET": 200}, query={"format": "csv"}),
     "openapi_json": Probe(ok={"GET": 200}, public=True),
     "docs": Probe(ok={"GET": 200}, public=True),
 }
@@ -356,6 +365,9 @@ REGISTRY: dict[str, Probe] = {
     ),
     "board.loss_reason_move": Probe(ok={"POST": 302}, ids=LOSS_REASON, form={"direction": "up"}),
     "board.loss_reason_delete": Probe(ok={"POST": 302}, ids=LOSS_REASON, form={}),
+    # Reports: the page (charts of the caller's own workspace) and one report as CSV.
+    "reports.reports_page": Probe(ok={"GET": 200}),
+    "reports.report_csv": Probe(ok={"GET": 200}, query={"report": "owners"}),
     # Custom field settings (the new field gets a fresh key made from its label).
     "custom_fields.field_list": Probe(ok={"GET": 200}, query={"entity": "company"}),
     "custom_fields.field_new": Probe(

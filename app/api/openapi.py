@@ -29,6 +29,7 @@ from app.api import (
     loss_reasons_openapi,
     notifications_openapi,
     pipelines_openapi,
+    reports_openapi,
     search_openapi,
 )
 from app.api import comments as _comments  # noqa: F401  (adds the comment routes)
@@ -43,6 +44,7 @@ from app.api import loss_reasons as _loss_reasons  # noqa: F401  (adds the loss 
 from app.api import members as _members  # noqa: F401  (adds the team routes)
 from app.api import notifications as _notifications  # noqa: F401  (adds notification routes)
 from app.api import pipelines as _pipelines  # noqa: F401  (adds the pipeline routes)
+from app.api import reports as _reports  # noqa: F401  (adds the report routes)
 from app.api import search as _search  # noqa: F401  (adds the search route)
 from app.api.views import bp
 from app.contacts.schemas import ContactSchema
@@ -275,6 +277,7 @@ def build_spec() -> dict[str, Any]:
             imports_openapi.TAG,
             duplicates_openapi.TAG,
             search_openapi.TAG,
+            reports_openapi.TAG,
         ],
     )
     _contact_components(spec)
@@ -401,6 +404,7 @@ def build_spec() -> dict[str, Any]:
     imports_openapi.document(spec)
     duplicates_openapi.document(spec)
     search_openapi.document(spec)
+    reports_openapi.document(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}, {"session": []}]
     return document

@@ -77,6 +77,9 @@ class Deal(TenantBase):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
         # The board: a pipeline's deals per stage, newest first.
         Index("ix_deals_pipeline_stage", "pipeline_id", "stage_id", "id"),
+        # The reports (app.reports): a pipeline's deals created, or closed, in a period.
+        Index("ix_deals_pipeline_created_at", "pipeline_id", "created_at"),
+        Index("ix_deals_pipeline_closed_at", "pipeline_id", "closed_at"),
         Index("ix_deals_tags", "tags", postgresql_using="gin"),
         # Search (app.search): titles by prefix, by substring and by similarity (typos).
         prefix_index("ix_deals_title_prefix", "title"),
