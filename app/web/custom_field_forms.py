@@ -156,7 +156,9 @@ class DefinitionEditForm(FlaskForm):
         data: dict[str, Any] = {"label": self.label.data, "required": bool(self.required.data)}
         if definition.type in SELECT_TYPES:
             data["options"] = _option_lines(self.options.data)
-        if self.position.data is not None:
+        # Only a position that was sent: without one in the post, WTForms keeps the
+        # record's own (0-based) value, which must not be read as a 1-based answer.
+        if self.position.raw_data and self.position.data is not None:
             data["position"] = self.position.data - 1
         return data
 

@@ -92,6 +92,13 @@ def test_settings_add_edit_move_delete(
         True,
     )
     assert _labels_in_order(text_of(owner.get(SETTINGS))) == ["Customer tier", "Score"]
+    # A post without a position (a script, an older page) keeps the place: the first
+    # field's stored 0 is not read as a 1-based answer.
+    relabelled = owner.submit(
+        f"{SETTINGS}/{tier_id}/edit", {"label": "Tier", "options": "silver\nPlatinum"}
+    )
+    assert relabelled.status_code == 302, text_of(relabelled)[:3000]
+    assert _labels_in_order(text_of(owner.get(SETTINGS))) == ["Tier", "Score"]
     with tenant_session(app, tenant) as session:
         values = dict(session.query(Contact.first_name, Contact.custom_fields).all())
     assert values == {"Ann": {"tier": "silver"}, "Bob": {}}
