@@ -61,6 +61,14 @@ def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
         # The queue tasks are sent to and workers consume (one per deployment sharing a
         # Redis).
         "CELERY_TASK_QUEUE": e.get("CRM_CELERY_QUEUE") or "crm",
+        # The plans' API rate limits (billing.rate_limit): counted in this Redis; unset,
+        # in the Celery broker's Redis; with neither (the embedded setup) they are off.
+        "RATE_LIMIT_ENABLED": _bool(e.get("RATE_LIMIT_ENABLED"), True),
+        "RATE_LIMIT_REDIS_URL": e.get("RATE_LIMIT_REDIS_URL") or None,
+        # Namespace of the counters' keys (deployments sharing a Redis use their own).
+        "RATE_LIMIT_KEY_PREFIX": e.get("RATE_LIMIT_KEY_PREFIX") or "crm",
+        # A Redis slower than this is skipped (requests are served without a limit).
+        "RATE_LIMIT_REDIS_TIMEOUT_MS": _int(e, "RATE_LIMIT_REDIS_TIMEOUT_MS", 200, minimum=1),
         "INSTANCE_PATH": e.get("CRM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)),
         "STRIPE_SECRET_KEY": stripe_secret,
         "STRIPE_WEBHOOK_SECRET": e.get("STRIPE_WEBHOOK_SECRET") or None,

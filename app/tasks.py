@@ -39,6 +39,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "activities.send_task_reminders",
         "schedule": crontab(),
     },
+    # Hourly: owners of card-less trials ending within three days are reminded (once per
+    # trial; billing.trials).
+    "billing-trial-reminders-hourly": {
+        "task": "billing.send_trial_reminders",
+        "schedule": crontab(minute=5),
+    },
     # Hourly: export files past their day are deleted, lost export jobs failed.
     "exports-sweep-hourly": {
         "task": "exports.sweep",

@@ -3,15 +3,16 @@
 One tenant on Pro (a contacts cap, so the conditional ``WHERE used + 1 <= cap`` is in
 the statement), on PostgreSQL. Each create is one transaction in a fresh session, as a
 request has: insert a contact and commit. Every other create also calls
-``billing.limits.reserve(session, "contacts")`` first, which reads the tenant's plan
-(one query per session: the subscription and registry rows) and runs the conditional
-``UPDATE ... RETURNING``. Both kinds interleave in one run, so load on the machine hits
-them alike; the figure is p50(with) - p50(without).
+``billing.limits.reserve(session, "contacts")`` first: one conditional
+``UPDATE ... RETURNING`` that takes the cap from the plan this process read before and
+checks in a subquery that the plan's inputs are unchanged (the plan is read again only
+when they changed). Both kinds interleave in one run, so load on the machine hits them
+alike; the figure is p50(with) - p50(without).
 
-On a busy machine each extra round trip costs a scheduling delay that has nothing to do
-with the statements, so the script also reports the server-side cost: the same plan read
-and conditional ``UPDATE`` run in a PL/pgSQL loop (timed with ``clock_timestamp()``,
-rolled back), per check.
+On a busy machine each round trip costs a scheduling delay that has nothing to do with
+the statement, so the script also reports the server-side cost: the same statement run
+in a PL/pgSQL loop (timed with ``clock_timestamp()``, rolled back), per check, and how
+many statements one reservation sent.
 """
 
 from __future__ import annotations
@@ -35,26 +36,35 @@ TARGET_ADDED_P50_MS = 1.0
 
 
 def _server_side_us(session: Any, tenant_id: int, iterations: int) -> float:
-    """Microseconds per plan read + conditional counter UPDATE, measured inside
+    """Microseconds per reservation statement (the conditional ``UPDATE`` with its plan
+    fingerprint check, exactly as ``billing.limits.reserve`` sends it), measured inside
     PostgreSQL (no network, no client scheduling); rolled back."""
     from sqlalchemy import text
 
+    from billing import limits
+
+    plan = limits.tenant_plan(session, tenant_id)
+    compiled = limits._TAKE[(True, True)].compile(dialect=session.get_bind().dialect)
+    literals = {
+        "for_resource": "'contacts'",
+        "n": "1",
+        "cap": str(int(plan.limits["contacts"] or 0)),
+        "tenant_id": str(int(tenant_id)),
+        "fingerprint": f"'{plan.fingerprint}'",
+    }
+    statement = (compiled.string % literals).replace(
+        "RETURNING usage_counters.used", "RETURNING usage_counters.used INTO r"
+    )
     session.execute(text("CREATE TEMP TABLE bench_timing (us double precision)"))
     session.execute(
         text(
             f"""
             DO $$
-            DECLARE t0 timestamptz := clock_timestamp(); r record;
+            DECLARE t0 timestamptz := clock_timestamp(); r bigint;
             BEGIN
               FOR n IN 1..{int(iterations)} LOOP
-                SELECT t.plan, t.plan_version, t.limit_overrides, t.trial_ends_at,
-                       b.status, b.plan AS sub_plan, b.plan_version AS sub_version
-                  INTO r
-                  FROM public.tenants t
-                  LEFT JOIN public.billing_subscriptions b ON b.tenant_id = t.id
-                 WHERE t.id = {int(tenant_id)};
-                UPDATE usage_counters SET used = used + 1, updated_at = now()
-                 WHERE resource = 'contacts' AND used + 1 <= 50000;
+                {statement};
+                IF r IS NULL THEN RAISE EXCEPTION 'the reservation did not apply'; END IF;
               END LOOP;
               INSERT INTO bench_timing
                 VALUES (extract(epoch FROM clock_timestamp() - t0) * 1e6 / {int(iterations)});
@@ -106,6 +116,14 @@ def main() -> int:
                 db.session.remove()
                 return elapsed
 
+            from sqlalchemy import event
+
+            sent: list[str] = []
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                if not statement.startswith("SET LOCAL"):
+                    sent.append(statement)
+
             with_check: list[float] = []
             without: list[float] = []
             progress = Progress("creates", 2 * args.creates)
@@ -116,6 +134,11 @@ def main() -> int:
                     with_check.append(create(2 * n, reserve=True))
                     without.append(create(2 * n + 1, reserve=False))
                     progress.update(2 * n + 2)
+                event.listen(db.engine, "before_cursor_execute", count)
+                limits.reserve(db.session, "contacts")
+                event.remove(db.engine, "before_cursor_execute", count)
+                per_reserve = len(sent)
+                db.session.rollback()
                 server_us = _server_side_us(db.session, tenant.id, args.creates)
                 db.session.remove()
                 counter = db.session.scalar(
@@ -135,7 +158,8 @@ def main() -> int:
         f"p95 {percentile(without, 95):.3f} ms",
         f"added by the limit check and counter update: p50 {added:.3f} ms "
         f"(target <= {TARGET_ADDED_P50_MS} ms)",
-        f"server-side cost of the plan read + conditional UPDATE: {server_us:.1f} us per check",
+        f"server-side cost of the reservation statement: {server_us:.1f} us per check",
+        f"statements per reservation (besides the transaction's search_path): {per_reserve}",
         f"counter {counter} for {rows} rows (only the checked creates count; "
         f"{25 + args.creates} expected)",
         f"machine: {notes}",
@@ -149,6 +173,7 @@ def main() -> int:
             "p50_without_ms": round(p50_without, 3),
             "added_p50_ms": round(added, 3),
             "server_side_us_per_check": round(server_us, 1),
+            "statements_per_reservation": per_reserve,
             "counter": counter,
             "rows": rows,
             **notes,

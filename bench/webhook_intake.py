@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from http.client import HTTPConnection
 from pathlib import Path
 
 import requests
@@ -39,6 +40,7 @@ from harness import (
 
 TARGET_EVENTS_PER_SECOND = 200.0
 WEBHOOK_SECRET = "whsec_bench_" + "w" * 24
+WEBHOOK_PATH = "/billing/stripe/webhook"
 
 
 def _free_port() -> int:
@@ -74,6 +76,21 @@ def _sign(payload: bytes) -> str:
     t = int(time.time())
     mac = hmac.new(WEBHOOK_SECRET.encode(), f"{t}.".encode() + payload, hashlib.sha256)
     return f"t={t},v1={mac.hexdigest()}"
+
+
+def _server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds used so far by gunicorn's master and workers."""
+    import psutil
+
+    total = 0.0
+    try:
+        master = psutil.Process(proc.pid)
+        for each in [master, *master.children(recursive=True)]:
+            times = each.cpu_times()
+            total += times.user + times.system
+    except psutil.Error:
+        pass
+    return total
 
 
 def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
@@ -141,7 +158,7 @@ def main() -> int:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        url = f"http://127.0.0.1:{port}/billing/stripe/webhook"
+        url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
         try:
             _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
             ids = [f"evt_bench{i:07d}{uuid.uuid4().hex[:8]}" for i in range(args.events)]
@@ -156,25 +173,33 @@ def main() -> int:
             cursor = iter(range(len(payloads)))
 
             def client() -> None:
-                http = requests.Session()
-                while True:
-                    with lock:
-                        index = next(cursor, None)
-                    if index is None:
-                        return
-                    body = payloads[index]
-                    headers = {
-                        "Host": SERVER_NAME,
-                        "Content-Type": "application/json",
-                        "Stripe-Signature": _sign(body),
-                    }
-                    t0 = time.perf_counter()
-                    response = http.post(url, data=body, headers=headers, timeout=30)
-                    ms = (time.perf_counter() - t0) * 1000
-                    with lock:
-                        latencies.append(ms)
-                        if response.status_code != 200:
-                            failures.append(f"{response.status_code} {response.text[:200]}")
+                # http.client on one keep-alive connection per thread: the load
+                # generator shares the cores with the server, and requests' own
+                # per-call work would be measured as if it were the server's.
+                http = HTTPConnection("127.0.0.1", port, timeout=30)
+                try:
+                    while True:
+                        with lock:
+                            index = next(cursor, None)
+                        if index is None:
+                            return
+                        body = payloads[index]
+                        headers = {
+                            "Host": SERVER_NAME,
+                            "Content-Type": "application/json",
+                            "Stripe-Signature": _sign(body),
+                        }
+                        t0 = time.perf_counter()
+                        http.request("POST", WEBHOOK_PATH, body=body, headers=headers)
+                        response = http.getresponse()
+                        answer = response.read()
+                        ms = (time.perf_counter() - t0) * 1000
+                        with lock:
+                            latencies.append(ms)
+                            if response.status != 200:
+                                failures.append(f"{response.status} {answer[:200]!r}")
+                finally:
+                    http.close()
 
             # Warm up every worker (imports, pools) with signed events of their own.
             warm = requests.Session()
@@ -187,12 +212,15 @@ def main() -> int:
                     timeout=30,
                 )
             threads = [threading.Thread(target=client) for _ in range(args.threads)]
+            server_cpu0, client_cpu0 = _server_cpu_seconds(proc), time.process_time()
             t0 = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - t0
+            server_cpu = _server_cpu_seconds(proc) - server_cpu0
+            client_cpu = time.process_time() - client_cpu0
             queued = broker.llen(queue)
         finally:
             proc.terminate()
@@ -209,6 +237,8 @@ def main() -> int:
         f"{args.worker_threads} threads",
         f"acknowledged: {rate:.0f} events/s (target >= {TARGET_EVENTS_PER_SECOND:.0f})",
         f"latency: p50 {median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} ms",
+        f"CPU per delivery: gunicorn {server_cpu / len(latencies) * 1000:.2f} ms, "
+        f"this client {client_cpu / len(latencies) * 1000:.2f} ms (both on the same cores)",
         f"queued for processing: {queued} (one per distinct event, warm-up included)",
         f"non-200 answers: {len(failures)}" + (f" e.g. {failures[0]}" if failures else ""),
         f"machine: {notes}",
@@ -222,6 +252,8 @@ def main() -> int:
             "events_per_second": round(rate, 1),
             "p50_ms": round(median(latencies), 2),
             "p95_ms": round(percentile(latencies, 95), 2),
+            "server_cpu_ms_per_delivery": round(server_cpu / len(latencies) * 1000, 3),
+            "client_cpu_ms_per_delivery": round(client_cpu / len(latencies) * 1000, 3),
             "queued": queued,
             "failures": len(failures),
             **notes,

@@ -7,18 +7,39 @@ ends and re-checks the condition against the newest value, so concurrent creates
 serialised on it and never pass the cap together. A rollback undoes the reservation with
 the insert. Deleting a record calls :func:`release`. :func:`reconcile_tenant` (nightly,
 and ``crm billing reconcile``) resets each counter from ``COUNT(*)`` and logs any drift.
+
+``reserve`` costs one round trip: the cap comes from the tenant's plan as last read by
+this process, and the same ``UPDATE`` checks (in a subquery on the registry and
+subscription rows) that the plan's inputs are still what they were when it was read (a
+fingerprint of them). When they changed, or the cap is reached, it reads the plan again
+and decides with that: a stale plan can never let a create through.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.contacts.models import Contact
 from app.custom_fields.models import CustomFieldDefinition
@@ -34,6 +55,12 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 _PLAN_CACHE_KEY = "crm_tenant_plan"
+# Plans as last read by this process, by tenant id; only ever used together with the
+# fingerprint check in ``reserve``'s UPDATE (and, with an age bound, by the API rate
+# limiter), so a stale entry costs a re-read, never a wrong answer. Bounded: cleared
+# when it grows past this many tenants.
+_PROCESS_PLANS: dict[int, TenantPlan] = {}
+_PROCESS_PLANS_MAX = 10_000
 
 
 class PlanLimitExceeded(Exception):
@@ -78,6 +105,10 @@ class TenantPlan:
     limits: PlanLimits
     # An unpaid subscription: reads work, writes are refused (billing.state).
     read_only: bool = False
+    # md5 of every input the plan was derived from (see ``_plan_fingerprint``).
+    fingerprint: str = ""
+    # time.monotonic() when it was read (for callers that accept a bounded staleness).
+    read_at: float = field(default=0.0, compare=False)
 
     @property
     def plan_name(self) -> str:
@@ -106,6 +137,47 @@ class ReconcileReport:
     failed: dict[int, str] = field(default_factory=dict)
 
 
+def _plan_fingerprint() -> ColumnElement[str]:
+    """md5 of the registry and subscription columns ``effective_access`` decides from,
+    plus whether the trial has ended by now: equal fingerprints give equal plans. To be
+    selected from ``public.tenants`` outer-joined to ``public.billing_subscriptions``."""
+    return func.md5(
+        cast(
+            tuple_(
+                Tenant.plan,
+                Tenant.plan_version,
+                Tenant.status,
+                Tenant.limit_overrides,
+                Tenant.trial_ends_at,
+                Tenant.trial_ends_at <= func.now(),
+                BillingSubscription.status,
+                BillingSubscription.plan,
+                BillingSubscription.plan_version,
+            ),
+            Text,
+        )
+    )
+
+
+def _remember(plan: TenantPlan) -> None:
+    if len(_PROCESS_PLANS) >= _PROCESS_PLANS_MAX:
+        _PROCESS_PLANS.clear()
+    _PROCESS_PLANS[plan.tenant_id] = plan
+
+
+def recent_tenant_plan(session: DbSession, tenant_id: int, max_age: float) -> TenantPlan:
+    """The tenant's plan as read by this process at most ``max_age`` seconds ago (or by
+    this session), else read now. For checks that may lag a plan change by that much
+    (the API rate limit), not for exact limits."""
+    cached = session.info.get(_PLAN_CACHE_KEY)
+    if isinstance(cached, TenantPlan) and cached.tenant_id == tenant_id:
+        return cached
+    known = _PROCESS_PLANS.get(tenant_id)
+    if known is not None and time.monotonic() - known.read_at <= max_age:
+        return known
+    return tenant_plan(session, tenant_id)
+
+
 def tenant_plan(session: DbSession, tenant_id: int) -> TenantPlan:
     """The plan and effective limits of ``tenant_id``, read once per session (a session
     serves one request or one tenant of a fleet walk)."""
@@ -123,6 +195,7 @@ def tenant_plan(session: DbSession, tenant_id: int) -> TenantPlan:
             BillingSubscription.plan.label("subscription_plan"),
             BillingSubscription.plan_version.label("subscription_version"),
             func.now().label("now"),
+            _plan_fingerprint().label("fingerprint"),
         )
         .outerjoin(BillingSubscription, BillingSubscription.tenant_id == Tenant.id)
         .where(Tenant.id == tenant_id)
@@ -145,8 +218,11 @@ def tenant_plan(session: DbSession, tenant_id: int) -> TenantPlan:
         status=access.status,
         limits=plan_limits(access.plan, access.version, row.limit_overrides),
         read_only=access.read_only,
+        fingerprint=str(row.fingerprint),
+        read_at=time.monotonic(),
     )
     session.info[_PLAN_CACHE_KEY] = plan
+    _remember(plan)
     return plan
 
 
@@ -157,21 +233,79 @@ def _check_resource(resource: str, n: int) -> None:
         raise ValueError("reserve or release at least one")
 
 
+def _conditional_update(*, capped: bool, checked: bool) -> Update:
+    """``UPDATE usage_counters SET used = used + :n ... RETURNING used``, conditional on
+    the cap (``capped``) and on the plan's fingerprint being ``:fingerprint``
+    (``checked``). Built once: a Core statement on the table, so a reservation costs no
+    ORM bookkeeping and hits SQLAlchemy's compiled cache."""
+    counters = UsageCounter.__table__
+    assert isinstance(counters, Table)  # a declarative model's table (narrows the type)
+    used = counters.c.used
+    stmt = update(counters).where(counters.c.resource == bindparam("for_resource"))
+    if capped:
+        stmt = stmt.where(used + bindparam("n") <= bindparam("cap"))
+    if checked:
+        still_current = (
+            select(_plan_fingerprint())
+            .select_from(Tenant)
+            .outerjoin(BillingSubscription, BillingSubscription.tenant_id == Tenant.id)
+            .where(Tenant.id == bindparam("tenant_id"))
+            .scalar_subquery()
+        )
+        stmt = stmt.where(still_current == bindparam("fingerprint"))
+    return stmt.values(used=used + bindparam("n"), updated_at=func.now()).returning(used)
+
+
+_TAKE = {
+    (capped, checked): _conditional_update(capped=capped, checked=checked)
+    for capped in (False, True)
+    for checked in (False, True)
+}
+
+
+def _take(
+    session: DbSession, resource: str, n: int, cap: int | None, plan: TenantPlan | None
+) -> int | None:
+    """Run the conditional UPDATE; the new usage, or None when a condition failed.
+    With ``plan``, only if the plan's inputs still have its fingerprint."""
+    params: dict[str, Any] = {"for_resource": resource, "n": n}
+    if cap is not None:
+        params["cap"] = cap
+    if plan is not None:
+        params["tenant_id"] = plan.tenant_id
+        params["fingerprint"] = plan.fingerprint
+    stmt = _TAKE[(cap is not None, plan is not None)]
+    # On the session's connection (its transaction, bound to the tenant): a Core
+    # statement needs none of the ORM execution path, which costs more than the rest.
+    used = session.connection().execute(stmt, params).scalar_one_or_none()
+    return None if used is None else int(used)
+
+
 def reserve(session: DbSession, resource: str, n: int = 1) -> int:
     """Take ``n`` of ``resource`` for the bound tenant in the caller's transaction, or
     raise :class:`PlanLimitExceeded`; returns the new usage. Call it before the insert,
     in the same transaction: a rollback gives the reservation back."""
     _check_resource(resource, n)
-    plan = tenant_plan(session, require_tenant().id)
+    tenant_id = require_tenant().id
+    cached = session.info.get(_PLAN_CACHE_KEY)
+    known = (
+        cached
+        if isinstance(cached, TenantPlan) and cached.tenant_id == tenant_id
+        else _PROCESS_PLANS.get(tenant_id)
+    )
+    if known is not None and known.fingerprint:
+        # One round trip: the cap of the plan known, applied only if the plan's inputs
+        # are unchanged (checked in the same statement, against the same snapshot).
+        used = _take(session, resource, n, known.limits[resource], known)
+        if used is not None:
+            return used
+        # The plan changed, or the cap is reached: decide with a fresh read.
+        session.info.pop(_PLAN_CACHE_KEY, None)
+    plan = tenant_plan(session, tenant_id)
     cap = plan.limits[resource]
-    stmt = update(UsageCounter).where(UsageCounter.resource == resource)
-    if cap is not None:
-        stmt = stmt.where(UsageCounter.used + n <= cap)
-    used = session.execute(
-        stmt.values(used=UsageCounter.used + n, updated_at=func.now()).returning(UsageCounter.used)
-    ).scalar_one_or_none()
+    used = _take(session, resource, n, cap, None)
     if used is not None:
-        return int(used)
+        return used
     current = session.scalar(select(UsageCounter.used).where(UsageCounter.resource == resource))
     if current is None or cap is None:
         raise MissingUsageCounter(f"no usage counter for {resource!r}")

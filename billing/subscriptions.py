@@ -22,7 +22,6 @@ import stripe
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.access.policy import Actor
 from app.audit.services import record_platform
@@ -269,6 +268,19 @@ def verify_event(payload: bytes, signature: str | None, secret: str | None) -> d
     return event
 
 
+# Store an event once by id. A redelivery is ignored, unless processing it failed before
+# (a "Resend" from the Stripe Dashboard then retries it). Plain SQL on the driver: the
+# statement never changes, so it is not rebuilt and compiled per event.
+_STORE_EVENT_SQL = """
+INSERT INTO public.stripe_events AS e (id, type, created, processed_at)
+VALUES (%(id)s, %(type)s, %(created)s,
+        CASE WHEN %(handled)s THEN NULL ELSE now() END)
+ON CONFLICT (id) DO UPDATE SET error = NULL
+ WHERE e.processed_at IS NULL AND e.error IS NOT NULL
+RETURNING e.id
+"""
+
+
 def receive_event(engine: Engine, event: dict[str, Any]) -> ReceivedEvent:
     """Store a verified event once by id (committed on return). A redelivery changes
     nothing and comes back with ``inserted=False`` (unless processing it failed before).
@@ -280,25 +292,14 @@ def receive_event(engine: Engine, event: dict[str, Any]) -> ReceivedEvent:
     handled = event["type"] in HANDLED_EVENTS
     obj = (event.get("data") or {}).get("object") or {}
     refs = event_refs(event["type"], obj) if handled else EventRefs(None, None, None)
-    stmt = (
-        pg_insert(StripeEvent)
-        .values(
-            id=event["id"][:255],
-            type=event["type"][:100],
-            created=dt.datetime.fromtimestamp(event["created"], tz=dt.UTC),
-            processed_at=None if handled else func.now(),
-        )
-        # A redelivery is ignored, unless processing it failed before (a "Resend" from
-        # the Stripe Dashboard then retries it).
-        .on_conflict_do_update(
-            index_elements=[StripeEvent.id],
-            set_={"error": None},
-            where=StripeEvent.processed_at.is_(None) & StripeEvent.error.is_not(None),
-        )
-        .returning(StripeEvent.id)
-    )
+    params = {
+        "id": event["id"][:255],
+        "type": event["type"][:100],
+        "created": dt.datetime.fromtimestamp(event["created"], tz=dt.UTC),
+        "handled": handled,
+    }
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        inserted = connection.scalar(stmt)
+        inserted = connection.exec_driver_sql(_STORE_EVENT_SQL, params).scalar()
     return ReceivedEvent(
         event["id"], event["type"], inserted=inserted is not None, handled=handled, refs=refs
     )

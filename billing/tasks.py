@@ -1,5 +1,5 @@
-"""Background billing work: the nightly reconciliation of usage counters, and the
-processing of Stripe webhook events."""
+"""Background billing work: the nightly reconciliation of usage counters, the
+processing of Stripe webhook events, and the reminders before card-less trials end."""
 
 from __future__ import annotations
 
@@ -11,16 +11,24 @@ from celery import Task
 
 from app.database import db
 from app.tasks import FlaskTask, celery_app
-from billing import subscriptions
+from billing import subscriptions, trials
 from billing.limits import reconcile_all
 from billing.stripe_gateway import gateway
 
 log = logging.getLogger(__name__)
 
 RECONCILE_TASK = "billing.reconcile_usage"
+TRIAL_REMINDERS_TASK = "billing.send_trial_reminders"
 PROCESS_EVENT_TASK = "billing.process_stripe_event"
 # Retries of an event whose subscription could not be read (Stripe down, rate limit).
 MAX_RETRIES = 6
+
+
+@celery_app.task(base=FlaskTask, name=TRIAL_REMINDERS_TASK)
+def send_trial_reminders() -> int:
+    """Mail owners whose card-less trial ends within three days (once per trial);
+    returns how many were mailed. Platform data only: no tenant is bound."""
+    return trials.send_trial_reminders(db.session)
 
 
 @celery_app.task(base=FlaskTask, name=RECONCILE_TASK)
@@ -38,7 +46,15 @@ def reconcile_usage() -> dict[str, Any]:
     }
 
 
-@celery_app.task(base=FlaskTask, name=PROCESS_EVENT_TASK, bind=True, max_retries=MAX_RETRIES)
+# No result is kept: nobody waits for one, and with a Redis result backend each send
+# would otherwise also subscribe to the result's channel (a round trip per webhook).
+@celery_app.task(
+    base=FlaskTask,
+    name=PROCESS_EVENT_TASK,
+    bind=True,
+    max_retries=MAX_RETRIES,
+    ignore_result=True,
+)
 def process_stripe_event(self: Task, event_id: str, event_type: str, refs: dict[str, Any]) -> None:
     """Apply a stored Stripe event (``billing.subscriptions.process_event``). Platform
     data only (public schema), so no tenant is bound. When Stripe can not be read, the

@@ -13,6 +13,7 @@ from flask import g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 
+from app.api import rate_limit
 from app.database import db, utcnow
 from app.errors import ApiError
 from app.identity.models import User
@@ -42,6 +43,7 @@ def authenticate_request() -> Member:
     if tenant.status == TenantStatus.SUSPENDED:
         raise ApiError(403, "tenant_suspended", "This workspace is suspended.")
     g.member = member
+    rate_limit.enforce(tenant.id)  # the plan's requests per minute (429 past it)
     return member
 
 

@@ -46,6 +46,7 @@ from app.api import notifications as _notifications  # noqa: F401  (adds notific
 from app.api import pipelines as _pipelines  # noqa: F401  (adds the pipeline routes)
 from app.api import reports as _reports  # noqa: F401  (adds the report routes)
 from app.api import search as _search  # noqa: F401  (adds the search route)
+from app.api.openapi_parts import document_rate_limits
 from app.api.views import bp
 from app.contacts.schemas import ContactSchema
 from billing.plans import LIMITS, PLAN_KEYS
@@ -407,6 +408,7 @@ def build_spec() -> dict[str, Any]:
     reports_openapi.document(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}, {"session": []}]
+    document_rate_limits(document)
     return document
 
 
